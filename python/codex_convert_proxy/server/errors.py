@@ -17,7 +17,7 @@ __all__ = ["ProxyError", "error_body", "normalise_code", "from_upstream", "retry
 Headers = List[Tuple[bytes, bytes]]
 
 
-@dataclass
+@dataclass(eq=False)
 class ProxyError(Exception):
     """An error answered to the client with `status` and an OpenAI-style JSON body."""
 
@@ -121,7 +121,7 @@ def from_upstream(status: int, body: bytes, retry_after: Optional[str], backend:
     message, up_type, up_code, param = _upstream_fields(body)
     code = normalise_code(up_code, up_type, message)
     prefix = f"upstream '{backend}' returned HTTP {status}: "
-    if status == 429 or code == "rate_limit_exceeded" and 400 <= status < 500:
+    if status == 429 or (code == "rate_limit_exceeded" and 400 <= status < 500):
         seconds = retry_after_seconds(retry_after, message)
         ra = retry_after if retry_after else str(max(1, int(seconds + 0.999))) if seconds else "1"
         if code == "insufficient_quota":
