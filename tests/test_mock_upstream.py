@@ -332,6 +332,22 @@ def test_unknown_scenario_is_a_400(mock, client):
     assert r.headers["x-mock-reply"] == "default"
 
 
+@pytest.mark.parametrize("name,status", [("in_stream_error", 502), ("context_length_stream", 400)])
+def test_non_stream_request_to_an_error_stream_gets_the_error(mock, client, name, status):
+    r = post(client, mock, chat_body(stream=False), x_mock_scenario=name)
+    assert r.status_code == status and r.json()["error"]["message"]
+
+
+def test_non_stream_cut_dies_mid_body(mock, client):
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(client, mock, chat_body(stream=False), x_mock_scenario="cut")
+
+
+def test_non_stream_long(mock, client):
+    body = post(client, mock, chat_body(stream=False), x_mock_scenario="long:40").json()
+    assert body["object"] == "chat.completion" and len(body["choices"][0]["message"]["content"].split()) >= 40
+
+
 def test_extra_scenarios(mock, client):
     length = chunks_of(sse_payloads(post(client, mock, chat_body(), x_mock_scenario="length").content))
     assert length[-2]["choices"][0]["finish_reason"] == "length"
@@ -430,11 +446,12 @@ def test_script_turn_pace(client):
     with MockUpstream(script=script) as mock:
         started = time.monotonic()
         r = post(client, mock, chat_body())
-        assert time.monotonic() - started >= 0.25  # 5 pauses of 60 ms
+        paced = time.monotonic() - started
+        assert paced >= 0.25  # 5 pauses of 60 ms
         assert "".join(deltas(chunks_of(sse_payloads(r.content)), "content")) == "01234"
         started = time.monotonic()
-        post(client, mock, chat_body(), x_mock_pace_ms="0")  # the header wins
-        assert time.monotonic() - started < 0.25
+        post(client, mock, chat_body(), x_mock_pace_ms="0")  # the header wins: no pauses
+        assert time.monotonic() - started < paced - 0.2
 
 
 @pytest.mark.parametrize("bad,message", [
