@@ -147,6 +147,14 @@ def test_default_run_request_with_tools_is_a_split_tool_call(mock, client):
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
 
 
+def test_default_reads_the_prompt_from_the_last_text_part(mock, client):
+    content = [{"type": "text", "text": "<environment_context>\n  <shell>bash</shell>\n</environment_context>"},
+               {"type": "text", "text": "Run echo hello-from-parts, then stop."}]
+    r = post(client, mock, chat_body(messages=[{"role": "user", "content": content}], tools=[EXEC_TOOL]))
+    frags = tool_fragments(chunks_of(sse_payloads(r.content)))
+    assert json.loads("".join(f["function"]["arguments"] for f in frags)) == {"cmd": "echo hello-from-parts"}
+
+
 def test_default_uses_first_tool_when_no_exec_command(mock, client):
     tool = {"type": "function", "function": {"name": "shell", "parameters": {
         "type": "object", "properties": {"command": {"type": "array"}}, "required": ["command"]}}}
