@@ -34,7 +34,7 @@ from .metrics import METRICS_DIR_ENV, Metrics, SnapshotSync
 from .routing import PASSTHROUGH, RESPONSES, UNSUPPORTED, Router, request_model
 from .store import ConversationStore
 from .streaming import StreamOutcome, relay_passthrough, relay_stream
-from .upstream import AttemptStats, Upstream, read_error_body
+from .upstream import PER_REQUEST_DECOMPRESS, AttemptStats, Upstream
 
 __all__ = ["ProxyApp", "create_app", "app_from_env", "CONFIG_ENV"]
 
@@ -48,9 +48,11 @@ _STORE_FALSE = re.compile(rb'(?<!\\)"store"\s*:\s*false')
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                          b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
                          b"upgrade", b"host", b"content-length"})
+# Pass-through replies keep their body bytes, so Content-Length stays valid; when aiohttp had
+# to decompress (old versions), length and encoding no longer describe the relayed bytes.
 _PASS_RESPONSE_DROP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"trailer",
-                                 b"upgrade", b"proxy-authenticate", b"set-cookie",
-                                 b"content-length"})
+                                 b"upgrade", b"proxy-authenticate", b"set-cookie"})
+_PASS_RESPONSE_DROP_DECODED = _PASS_RESPONSE_DROP | {b"content-encoding", b"content-length"}
 
 
 class RequestLog:
@@ -456,9 +458,10 @@ class ProxyApp:
             rl.retries = stats.retries
         rl.stream = stream
         rl.status = resp.status
+        drop = _PASS_RESPONSE_DROP if PER_REQUEST_DECOMPRESS else _PASS_RESPONSE_DROP_DECODED
         out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                        for k, v in resp.headers.items()
-                       if k.lower().encode("latin-1") not in _PASS_RESPONSE_DROP]
+                       if k.lower().encode("latin-1") not in drop]
         out_headers.append((b"x-ccp-backend", backend.name.encode()))
         complete = await relay_passthrough(send, resp, out_headers, guard)
         rl.outcome = "relayed" if complete else "upstream_cut"
