@@ -1,0 +1,14 @@
+//! codex-convert-proxy engine: Chat Completions SSE → Responses SSE, request and response
+//! conversion. The core has no Python dependency (`cargo test` alone); the PyO3 module
+//! `codex_convert_proxy._rust` is compiled only with the cargo feature `python`.
+//! The rules are in docs/engine-contract.md; the pure-Python twin lives in
+//! python/codex_convert_proxy/{wire,engine}.
+//!
+//! (branch `request`: only the modules this branch provides; the lead merges lib.rs.)
+
+pub mod error;
+pub mod json;
+pub mod profiles;
+pub mod request;
+
+pub use error::EngineError;
