@@ -310,3 +310,6 @@ pub fn convert_request(
         model,
     })
 }
+
+#[cfg(test)]
+mod golden_tests;
