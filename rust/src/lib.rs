@@ -3,12 +3,16 @@
 //! `codex_convert_proxy._rust` is compiled only with the cargo feature `python`.
 //! The rules are in docs/engine-contract.md; the pure-Python twin lives in
 //! python/codex_convert_proxy/{wire,engine}.
-//!
-//! (branch `request`: only the modules this branch provides; the lead merges lib.rs.)
 
 pub mod error;
 pub mod json;
 pub mod profiles;
 pub mod request;
+pub mod response;
+pub mod sse;
+pub mod stream;
+
+#[cfg(feature = "python")]
+mod python;
 
 pub use error::EngineError;
