@@ -35,9 +35,10 @@ fn jsonl(path: &Path) -> Vec<Value> {
 /// What Python's generate.py stores for one conversion.
 fn result_record(body: &[u8], provider: &str, model: Option<&str>) -> (Value, Vec<u8>) {
     match convert_request(body, profile(provider), model) {
-        Err(e) if e.message.starts_with(SYNTAX_ERROR_PREFIX) => {
-            (serde_json::json!({"error_prefix": SYNTAX_ERROR_PREFIX}), Vec::new())
-        }
+        Err(e) if e.message.starts_with(SYNTAX_ERROR_PREFIX) => (
+            serde_json::json!({"error_prefix": SYNTAX_ERROR_PREFIX}),
+            Vec::new(),
+        ),
         Err(e) => (serde_json::json!({"error": e.message}), Vec::new()),
         Ok(res) => {
             let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("UTF-8 output");
@@ -75,7 +76,11 @@ fn rust_reproduces_the_python_golden_corpus() {
         bodies.insert(name, body);
     }
     let golden = jsonl(&dir.join("golden.jsonl"));
-    assert!(golden.len() >= 700, "golden corpus too small: {}", golden.len());
+    assert!(
+        golden.len() >= 700,
+        "golden corpus too small: {}",
+        golden.len()
+    );
     let failures_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/request_golden_failures");
     let mut failures = Vec::new();
     for record in &golden {
@@ -86,7 +91,11 @@ fn rust_reproduces_the_python_golden_corpus() {
         if got != record["result"] {
             std::fs::create_dir_all(&failures_dir).unwrap();
             let stem = format!("{case}-{provider}");
-            std::fs::write(failures_dir.join(format!("{stem}.rust.json")), got.to_string()).unwrap();
+            std::fs::write(
+                failures_dir.join(format!("{stem}.rust.json")),
+                got.to_string(),
+            )
+            .unwrap();
             std::fs::write(failures_dir.join(format!("{stem}.rust-body.json")), &body).unwrap();
             std::fs::write(
                 failures_dir.join(format!("{stem}.python.json")),
