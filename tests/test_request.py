@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
@@ -700,19 +699,3 @@ def test_mutated_codex_requests_identical_or_same_error(rust_engine: str, data: 
             body[at:at] = data.draw(st.sampled_from([b"null", b"1e999", b'"', b"{}", b"\xff", b"-0"]))
     rust, python = both(bytes(body), provider)
     assert rust == python
-
-
-def test_rust_is_faster_on_codex_requests(rust_engine: str) -> None:
-    """Not a benchmark (benches/ does that): a guard against accidental quadratic work."""
-    body = codex_body("codex-2-function-call-output.json")
-
-    def best(engine: str) -> float:
-        times = []
-        for _ in range(15):
-            start = time.perf_counter()
-            raw_convert(engine, body, "deepseek")
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    rust, python = best("rust"), best("python")
-    assert rust < python and rust < 0.005, (rust, python)
