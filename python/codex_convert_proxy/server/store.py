@@ -181,11 +181,11 @@ class SharedDirStore:
             path = os.path.join(self.directory, name)
             try:
                 st = os.stat(path)
-                with open(path, "rb") as fh:
-                    head = fh.read(_HEADER.size)
             except OSError:
                 continue
-            if len(head) == _HEADER.size and _HEADER.unpack(head)[0] <= now:
+            # mtime is the last use, and an entry expires `ttl` after it was written, so one
+            # unused for `ttl` is surely expired (stat only: no file is opened here).
+            if st.st_mtime + self.ttl <= now:
                 _unlink(path)
                 continue
             entries.append((st.st_mtime, st.st_size - _HEADER.size, path))
