@@ -43,8 +43,11 @@ class KeepAlive:
                 continue
             # Our output always ends on an event boundary, so a comment can go between any two
             # sends; uvicorn writes each send whole.
-            await self.send({"type": "http.response.body", "body": KEEPALIVE_COMMENT,
-                             "more_body": True})
+            try:
+                await self.send({"type": "http.response.body", "body": KEEPALIVE_COMMENT,
+                                 "more_body": True})
+            except Exception:  # noqa: BLE001 - client gone: the relay notices it by itself
+                return
             self.sent += 1
             self.last = self.loop.time()
 
