@@ -326,7 +326,8 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
 
-    common = dict(loop="auto", http="auto", lifespan="on", access_log=False, log_config=None,
+    common = dict(loop="auto", http="auto", ws="none", lifespan="on", access_log=False,
+                  log_config=None,
                   log_level=config.log_level if config.log_level != "trace" else "debug",
                   timeout_keep_alive=30, timeout_graceful_shutdown=30, backlog=2048,
                   server_header=False)
