@@ -8,13 +8,16 @@ process it started (each in its own process group).
 Codex is found in `$CODEX_BIN`, then in the project-local npm prefix
 `tests/e2e/codex-cli/node_modules/.bin/codex` (`npm ci --prefix tests/e2e/codex-cli`), then on
 PATH. When it is missing (or not the pinned version) the tests FAIL in CI (`CI` set) and skip
-locally, with the reason.
+locally, with the reason; the same goes for the Rust engine when the extension is not built.
+`$CODEX_CONVERT_PROXY_CMD` overrides how `codex-convert-proxy` is started (default: this
+interpreter importing `codex_convert_proxy.cli`).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -133,7 +136,13 @@ def child_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-CLI = [sys.executable, "-c", "import sys; from codex_convert_proxy.cli import main; sys.exit(main(sys.argv[1:]))"]
+def cli_command() -> List[str]:
+    """How to run `codex-convert-proxy`: `$CODEX_CONVERT_PROXY_CMD` (e.g. an installed console
+    script), else the package's CLI through this interpreter."""
+    override = os.environ.get("CODEX_CONVERT_PROXY_CMD")
+    if override:
+        return shlex.split(override)
+    return [sys.executable, "-c", "import sys; from codex_convert_proxy.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple:
@@ -154,7 +163,7 @@ class Service:
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            CLI + args,
+            cli_command() + args,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
