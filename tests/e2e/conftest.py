@@ -155,6 +155,14 @@ def http_get(url: str, timeout: float = 5.0) -> tuple:
         return exc.code, exc.read().decode("utf-8", "replace")
 
 
+def run_cli(args: List[str], timeout: float = 60) -> str:
+    """Run one `codex-convert-proxy` command to completion; its stdout (exit 0 required)."""
+    out = subprocess.run(cli_command() + args, capture_output=True, text=True, timeout=timeout,
+                         env=child_env(), stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, f"codex-convert-proxy {' '.join(args)}: exit {out.returncode}\n{out.stderr}"
+    return out.stdout
+
+
 class Service:
     """One started `codex-convert-proxy` subcommand, in its own process group, logs to a file."""
 
@@ -327,7 +335,13 @@ class Stack:
 
     # -- Codex
     def run_codex(self, prompt: str, model: str = "fake-model", stream_max_retries: int = 0,
-                  request_max_retries: int = 0) -> CodexRun:
+                  request_max_retries: int = 0, config_toml: Optional[str] = None) -> CodexRun:
+        """Run one `codex exec --json` turn through the proxy.
+
+        By default the provider is given with `-c` flags (retries off unless asked for). With
+        `config_toml`, that text becomes `$CODEX_HOME/config.toml` and no provider flags are
+        passed: Codex runs exactly as a user configured by `codex-config` would run it.
+        """
         assert self.proxy is not None, "start the proxy first"
         home = self.workdir / "codex-home"
         cwd = self.workdir / "cwd"
@@ -339,15 +353,20 @@ class Stack:
             "request_max_retries=%d, stream_max_retries=%d, stream_idle_timeout_ms=20000}"
             % (self.proxy.base, request_max_retries, stream_max_retries)
         )
+        if config_toml is None:
+            provider_flags = ["-c", "model_provider=ccp", "-c", f"model={model}",
+                              "-c", f"model_providers.ccp={provider}"]
+        else:
+            (home / "config.toml").write_text(config_toml, "utf-8")
+            provider_flags = []
         cmd = [
-            self.codex, "exec", "-c", "model_provider=ccp", "-c", f"model={model}",
-            "-c", f"model_providers.ccp={provider}",
+            self.codex, "exec", *provider_flags,
             "-c", "analytics.enabled=false", "--disable", "plugins", "--disable", "remote_plugin",
             "--disable", "apps", "--dangerously-bypass-approvals-and-sandbox", "--skip-git-repo-check",
             "--ephemeral", "--json", "-o", str(last), prompt,
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
-        env.update(CODEX_HOME=str(home), PROXY_KEY="sk-test", NO_COLOR="1")
+        env.update(CODEX_HOME=str(home), PROXY_KEY="sk-test", CODEX_CONVERT_PROXY_API_KEY="sk-test", NO_COLOR="1")
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
@@ -374,3 +393,9 @@ def stack(codex_bin) -> Iterator[Stack]:
             yield st
         finally:
             st.stop()
+
+
+@pytest.fixture
+def codex_config_text():
+    """`codex-convert-proxy codex-config --listen HOST:PORT` output, as a function of the address."""
+    return lambda listen: run_cli(["codex-config", "--listen", listen])

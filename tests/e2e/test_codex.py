@@ -88,6 +88,8 @@ def test_shell_tool(stack, engine):
 
     reqs = stack.upstream_requests()
     assert len(reqs) == 2, [r["body"].get("messages", [])[-1:] for r in reqs]
+    # The upstream sees the proxy's upstream key, never the client's.
+    assert [r["headers"].get("authorization") for r in reqs] == ["Bearer sk-upstream-test"] * 2
     assert "exec_command" in chat_tools(reqs[0])
     calls = assistant_tool_calls(reqs[1])
     assert len(calls) == 1 and len(calls[0]["tool_calls"]) == 1
@@ -234,8 +236,10 @@ def test_namespace_and_hosted_tools(stack, engine):
 
     # The dropped web_search is reported: in the metrics and in the log.
     metrics = stack.proxy_metrics()
-    assert any("web_search" in line and not line.startswith("#") for line in metrics.splitlines()), metrics
-    assert "web_search" in stack.proxy.log(), stack.proxy.log()
+    samples = [line for line in metrics.splitlines()
+               if line.startswith("ccp_degraded_total{") and '"tool:web_search"' in line]
+    assert len(samples) == 1 and float(samples[0].rsplit(" ", 1)[1]) >= 1, metrics
+    assert "tool:web_search" in stack.proxy.log(), stack.proxy.log()
 
 
 # ---------------------------------------------------------------- 6. 429 then success
@@ -279,3 +283,23 @@ def test_stream_cut_is_not_a_silent_success(stack, engine):
     assert "stream disconnected before completion" in run.events[-1]["error"]["message"]
     assert agent_messages(run) == [], "a cut stream must not become a final answer"
     assert len(stack.upstream_requests()) == 1
+
+
+# ---------------------------------------------------------------- the README's codex-config
+
+
+def test_codex_config_snippet_drives_codex(stack, engine, codex_config_text):
+    """The `codex-config` output, used as Codex's config.toml with no other provider settings,
+    runs a full tool turn through the proxy (what README "Use with Codex" tells users to do)."""
+    stack.start_mock("shell")
+    proxy = stack.start_proxy(engine)
+    snippet = codex_config_text(f"127.0.0.1:{proxy.port}")
+    assert 'wire_api = "responses"' in snippet and f"http://127.0.0.1:{proxy.port}/v1" in snippet
+    assert "YOUR-MODEL" in snippet, snippet
+    run = stack.run_codex("Run echo hello-from-proxy and tell me what it printed.",
+                          config_toml=snippet.replace("YOUR-MODEL", "fake-model"))
+    completed_ok(run, stack)
+    commands = run.items("command_execution")
+    assert len(commands) == 1 and "hello-from-proxy" in commands[0]["aggregated_output"]
+    assert agent_messages(run) == ["The command printed hello-from-proxy."]
+    assert len(stack.upstream_requests()) == 2
