@@ -255,6 +255,8 @@ def test_upstream_429_retried_by_proxy(stack, engine):
     reqs = stack.upstream_requests()
     assert len(reqs) == 2, "one 429, then the proxy's own retry"
     assert reqs[0]["body"] == reqs[1]["body"]
+    retries = [line for line in stack.proxy_metrics().splitlines() if line.startswith("ccp_upstream_retries_total{")]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in retries) == 1, retries
 
 
 # ---------------------------------------------------------------- 7. stream cut
@@ -283,6 +285,10 @@ def test_stream_cut_is_not_a_silent_success(stack, engine):
     assert "stream disconnected before completion" in run.events[-1]["error"]["message"]
     assert agent_messages(run) == [], "a cut stream must not become a final answer"
     assert len(stack.upstream_requests()) == 1
+    # The proxy counts it as a stream failure with the code Codex retries on.
+    failures = [line for line in stack.proxy_metrics().splitlines()
+                if line.startswith("ccp_stream_failures_total{") and '"server_error"' in line]
+    assert len(failures) == 1 and float(failures[0].rsplit(" ", 1)[1]) == 1, failures
 
 
 # ---------------------------------------------------------------- the README's codex-config
