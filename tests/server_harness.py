@@ -45,8 +45,9 @@ class ProxyProcess:
     """`codex-convert-proxy serve ARGS --listen 127.0.0.1:0` in a subprocess."""
 
     def __init__(self, args: Sequence[str], *, env: Optional[Dict[str, str]] = None,
-                 startup_timeout: float = 30.0, listen: bool = True) -> None:
-        cmd = [sys.executable, "-m", "codex_convert_proxy", "serve", *args]
+                 startup_timeout: float = 30.0, listen: bool = True,
+                 command: str = "serve") -> None:
+        cmd = [sys.executable, "-m", "codex_convert_proxy", command, *args]
         if listen:
             cmd += ["--listen", "127.0.0.1:0"]
         self.cmd = cmd
@@ -82,9 +83,7 @@ class ProxyProcess:
                     match = pattern.search(line)
                     if match:
                         self.url = match.group(1)
-                started = any("Application startup complete" in l or "Started parent process"
-                              in l for l in self.stderr)
-            if self.url and started and self._healthy():
+            if self.url and self._healthy():
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"proxy exited with {self.proc.returncode}:\n{self.output()}")

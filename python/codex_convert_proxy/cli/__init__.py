@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -317,6 +318,9 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
         print(f"codex-convert-proxy: cannot listen on {config.listen}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 1
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it with the previous handler:
+    # make that handler a clean exit, so cleanups run (mock, metrics dir) and the status is 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
@@ -349,6 +353,10 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
         sock.close()
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def _run_workers(uv_config: Any, sock: socket.socket) -> None:
