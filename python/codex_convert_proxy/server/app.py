@@ -32,7 +32,7 @@ from .errors import ProxyError, from_upstream, retry_after_seconds
 from .log import LOGGER_NAME, BodyDumper, setup_logging
 from .metrics import METRICS_DIR_ENV, Metrics, SnapshotSync
 from .routing import PASSTHROUGH, RESPONSES, UNSUPPORTED, Router, request_model
-from .store import ConversationStore
+from .store import STORE_DIR_ENV, ConversationStore, SharedDirStore
 from .streaming import StreamOutcome, relay_passthrough, relay_stream
 from .upstream import PER_REQUEST_DECOMPRESS, AttemptStats, Upstream
 
@@ -89,9 +89,10 @@ class ProxyApp:
         ccp._engines.resolve_engine(self.engine)  # fail now, not on the first request
         self.log = logging.getLogger(LOGGER_NAME)
         self.metrics = Metrics()
-        self.store = ConversationStore(config.conversation_max_entries,
-                                       config.conversation_max_bytes,
-                                       config.conversation_ttl_seconds)
+        store_dir = os.environ.get(STORE_DIR_ENV)  # set by `serve --workers N`
+        self.store: Any = (SharedDirStore if store_dir else ConversationStore)(
+            *((store_dir,) if store_dir else ()), config.conversation_max_entries,
+            config.conversation_max_bytes, config.conversation_ttl_seconds)
         self.auth = ClientAuth(config.client_api_keys)
         self.router = Router(config.backends)
         self.upstreams: Dict[str, Upstream] = {
