@@ -444,7 +444,7 @@ log_body = false                 # dump bodies to log_dir/bodies (keys redacted)
 conversation_ttl_seconds = 7200  # previous_response_id memory (0 disables it)
 client_api_keys = []             # inbound keys clients must send (empty: no inbound auth)
 max_body_bytes = 33554432        # larger requests get 413
-keepalive_seconds = 15           # ": keep-alive" comment after this much stream silence
+keepalive_seconds = 15           # keep-alive event after this much stream silence
 
 [retries]                        # before the first byte only: connect errors, 5xx, short 429s
 count = 2
