@@ -381,8 +381,12 @@ def _run_workers(uv_config: Any, sock: socket.socket) -> None:
 
 def _banner(log: Any, config: Any, url: str, engine: str, workers: int, demo: bool,
             mock: Any) -> None:
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     lines = [f"codex-convert-proxy {_version()} listening on {url} "
-             f"(engine {engine}, {workers} worker{'s' if workers > 1 else ''})"]
+             f"(engine {engine}, {workers} worker{'s' if workers > 1 else ''}, {loop}/{http})"]
     if demo:
         lines.append(f"no backend configured: using the built-in mock upstream at "
                      f"{mock.base_url} (demo mode; `codex-convert-proxy init` writes a real "
