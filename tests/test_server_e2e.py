@@ -374,7 +374,7 @@ def test_cut_stream_fails_instead_of_completing(client: openai.OpenAI) -> None:
     assert "finish_reason" in events[-1].response.error.message
 
 
-def test_keepalive_comments_during_a_pause(proxy: ProxyProcess, mock: MockUpstream) -> None:
+def test_keepalive_events_during_a_pause(proxy: ProxyProcess, mock: MockUpstream) -> None:
     mock.app.set_script({"turns": [{"stream": [
         {"choices": [{"index": 0, "delta": {"content": "thinking"}}]},
         {"sleep_ms": 1500},
