@@ -147,6 +147,14 @@ def test_default_run_request_with_tools_is_a_split_tool_call(mock, client):
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
 
 
+def test_default_reads_the_prompt_from_the_last_text_part(mock, client):
+    content = [{"type": "text", "text": "<environment_context>\n  <shell>bash</shell>\n</environment_context>"},
+               {"type": "text", "text": "Run echo hello-from-parts, then stop."}]
+    r = post(client, mock, chat_body(messages=[{"role": "user", "content": content}], tools=[EXEC_TOOL]))
+    frags = tool_fragments(chunks_of(sse_payloads(r.content)))
+    assert json.loads("".join(f["function"]["arguments"] for f in frags)) == {"cmd": "echo hello-from-parts"}
+
+
 def test_default_uses_first_tool_when_no_exec_command(mock, client):
     tool = {"type": "function", "function": {"name": "shell", "parameters": {
         "type": "object", "properties": {"command": {"type": "array"}}, "required": ["command"]}}}
@@ -332,6 +340,22 @@ def test_unknown_scenario_is_a_400(mock, client):
     assert r.headers["x-mock-reply"] == "default"
 
 
+@pytest.mark.parametrize("name,status", [("in_stream_error", 502), ("context_length_stream", 400)])
+def test_non_stream_request_to_an_error_stream_gets_the_error(mock, client, name, status):
+    r = post(client, mock, chat_body(stream=False), x_mock_scenario=name)
+    assert r.status_code == status and r.json()["error"]["message"]
+
+
+def test_non_stream_cut_dies_mid_body(mock, client):
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(client, mock, chat_body(stream=False), x_mock_scenario="cut")
+
+
+def test_non_stream_long(mock, client):
+    body = post(client, mock, chat_body(stream=False), x_mock_scenario="long:40").json()
+    assert body["object"] == "chat.completion" and len(body["choices"][0]["message"]["content"].split()) >= 40
+
+
 def test_extra_scenarios(mock, client):
     length = chunks_of(sse_payloads(post(client, mock, chat_body(), x_mock_scenario="length").content))
     assert length[-2]["choices"][0]["finish_reason"] == "length"
@@ -430,11 +454,12 @@ def test_script_turn_pace(client):
     with MockUpstream(script=script) as mock:
         started = time.monotonic()
         r = post(client, mock, chat_body())
-        assert time.monotonic() - started >= 0.25  # 5 pauses of 60 ms
+        paced = time.monotonic() - started
+        assert paced >= 0.25  # 5 pauses of 60 ms
         assert "".join(deltas(chunks_of(sse_payloads(r.content)), "content")) == "01234"
         started = time.monotonic()
-        post(client, mock, chat_body(), x_mock_pace_ms="0")  # the header wins
-        assert time.monotonic() - started < 0.25
+        post(client, mock, chat_body(), x_mock_pace_ms="0")  # the header wins: no pauses
+        assert time.monotonic() - started < paced - 0.2
 
 
 @pytest.mark.parametrize("bad,message", [
