@@ -596,10 +596,6 @@ def _strategies() -> Any:
     })
     finish = st.sampled_from([None] * 8 + ["stop", "length", "tool_calls", "content_filter", "sensitive",
                                            "network_error", "", "function_call"])
-    choice = st.fixed_dictionaries(
-        {"delta": st.one_of(delta, delta, delta, odd), "finish_reason": finish},
-        optional={"index": st.sampled_from([0, 0, 0, 1, None])},
-    )
     count = st.one_of(st.integers(-5, 2**60), st.integers(0, 500), st.floats(0, 1e6, allow_nan=False),
                       st.sampled_from(["12", "", "x1", None]))
     usage = st.fixed_dictionaries({}, optional={
@@ -608,6 +604,10 @@ def _strategies() -> Any:
         "prompt_tokens_details": st.one_of(st.fixed_dictionaries({}, optional={"cached_tokens": count, "cache_write_tokens": count}), odd),
         "completion_tokens_details": st.one_of(st.fixed_dictionaries({}, optional={"reasoning_tokens": count}), odd),
     })
+    choice = st.fixed_dictionaries(
+        {"delta": st.one_of(delta, delta, delta, odd), "finish_reason": finish},
+        optional={"index": st.sampled_from([0, 0, 0, 1, None]), "usage": st.one_of(usage, odd)},  # Kimi: usage on the choice
+    )
     error = st.one_of(
         text,
         st.fixed_dictionaries({}, optional={
