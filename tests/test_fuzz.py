@@ -389,15 +389,23 @@ def test_convert_response_on_garbage_raises_only_conversion_error(engine, body, 
     _response_or_conversion_error(engine, body, provider)
 
 
-@pytest.mark.timeout(60, method="thread")
-@pytest.mark.parametrize("body", [
+CLASSIC_BAD_BODIES = [
     b"", b"\xff\xfe", b"null", b"[]", b"{", b'"text"', b"NaN", b"1e400", b"[" * 100000, b"{" * 3 + b"}" * 3,
     b'{"model":"m","input":"\\ud800"}', b'{"model":"m","input":' + b"[" * 128 + b"]" * 128 + b"}",
     b"\xef\xbb\xbf{}",
-], ids=lambda b: repr(b[:24]))
-def test_classic_bad_bodies_raise_conversion_error(engine, body):
+]
+
+
+@pytest.mark.timeout(60, method="thread")
+@pytest.mark.parametrize("body", CLASSIC_BAD_BODIES, ids=lambda b: repr(b[:24]))
+def test_classic_bad_request_bodies_raise_conversion_error(engine, body):
     with pytest.raises(ccp.ConversionError):
         ccp.convert_request(body, "openai", engine=engine)
+
+
+@pytest.mark.timeout(60, method="thread")
+@pytest.mark.parametrize("body", CLASSIC_BAD_BODIES, ids=lambda b: repr(b[:24]))
+def test_classic_bad_response_bodies_raise_conversion_error(engine, body):
     with pytest.raises(ccp.ConversionError):
         ccp.convert_response(body, "openai", engine=engine)
 
@@ -406,6 +414,9 @@ def test_sanity_the_request_seed_converts(engine):
     # The mutation seed is itself valid: the fuzz above starts from a body that converts.
     req = ccp.convert_request(json.dumps(CODEX_LIKE_REQUEST).encode(), "deepseek", engine=engine)
     assert "tool:web_search" in req.degraded
+
+
+def test_sanity_the_response_seed_converts(engine):
     response = json.loads(ccp.convert_response(json.dumps(CHAT_COMPLETION).encode(), "minimax", engine=engine,
                                                response_id="resp_s", created_at=1, tool_map=TOOL_MAP))
     assert [i["type"] for i in response["output"]] == ["reasoning", "message", "custom_tool_call"]
