@@ -263,6 +263,11 @@ def check_invariants(events: List[Dict[str, Any]]) -> None:
     items: List[_Item] = []
     for e in events[2:-1]:
         kind = e["type"]
+        if kind == "response.in_progress":
+            # keepalive() (contract §3.5): the same in-progress snapshot again, output [].
+            assert e["response"] == first, "a keep-alive in_progress must repeat the start snapshot"
+            continue
+        assert kind not in ("response.created", "response.queued"), f"{kind} in the middle of a stream"
         if kind == "response.output_item.added":
             item = e["item"]
             assert e["output_index"] == len(items), "output_index must count up from 0"

@@ -967,3 +967,18 @@ def test_utf8_split_across_reads_is_not_replaced(engine):
     at = body.index("😀".encode())
     r = translate(engine, body, splits=[at + 1, at + 2, at + 3, at + 5])
     assert r.output[0]["content"][0]["text"] == "é😀日"
+
+
+def test_keepalive_is_an_in_progress_event_in_sequence(engine):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine)
+    out = t.keepalive()  # before anything: the stream start
+    out += t.feed(chunk({"content": "a"})) + t.keepalive() + t.feed(chunk({}, "stop") + DONE)
+    events = [json.loads(line[6:]) for line in out.decode().split("\n") if line.startswith("data: ")]
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds.count("response.in_progress") == 2
+    check_invariants(events)
+    validate_with_sdk(events)
+    assert t.keepalive() == b""
