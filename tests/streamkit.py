@@ -66,13 +66,18 @@ def translate(
     tool_map: Optional[bytes] = None,
     echo: Optional[bytes] = None,
     model: str = "test-model",
+    keepalive: bool = False,
 ) -> "Result":
-    """Run one upstream body through a translator, cut at `splits` (offsets), then finish()."""
+    """Run one upstream body through a translator, cut at `splits` (offsets), then finish().
+
+    keepalive: call keepalive() after every read but the last (as the server does on silence)."""
     t = ccp.StreamTranslator(provider, model, RID, CREATED, engine=engine, tool_map=tool_map, echo=echo)
     out = t.start()
     last = 0
     for cut in sorted(splits or ()):
         out += t.feed(body[last:cut])
+        if keepalive:
+            out += t.keepalive()
         last = cut
     out += t.feed(body[last:])
     out += t.finish()

@@ -25,6 +25,7 @@ from streamkit import (
     check_invariants,
     check_sdk_agrees,
     chunk,
+    random_cuts,
     translate,
     validate_response_with_sdk,
 )
@@ -49,6 +50,20 @@ def test_generated_streams_validate_and_accumulate(engine, stream):
     r = translate(engine, stream.body, provider=stream.provider, tool_map=stream.tool_map)
     check_invariants(r.events)
     check_sdk_agrees(r.events, stream.upstream_codes)
+
+
+@pytest.mark.timeout(180)
+@GENERATED
+@given(data=st.data(), stream=chat_streams())
+def test_keepalives_between_reads_validate_and_accumulate(engine, data, stream):
+    # The server's keep-alive (a repeated response.in_progress) may fall between any two reads.
+    cuts = data.draw(random_cuts(stream.body))
+    r = translate(engine, stream.body, provider=stream.provider, tool_map=stream.tool_map, splits=cuts, keepalive=True)
+    assert r.types.count("response.in_progress") >= 1 + min(1, len(cuts))
+    check_invariants(r.events)
+    check_sdk_agrees(r.events, stream.upstream_codes)
+    without = translate(engine, stream.body, provider=stream.provider, tool_map=stream.tool_map)
+    assert [e for e in r.events if e["type"] != "response.in_progress"][-1]["response"] == without.response
 
 
 # --------------------------------------------------------------------------- non-streaming
