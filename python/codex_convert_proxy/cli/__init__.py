@@ -136,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
                         "backend")
     p.add_argument("--listen", metavar="HOST:PORT", help="where the proxy listens (overrides "
                                                          "the config)")
+    p.add_argument("--model", metavar="M", help="model Codex asks for (default: the backend's "
+                                                 "model, else YOUR-MODEL)")
     p.add_argument("--env-key", default="CODEX_CONVERT_PROXY_API_KEY", metavar="VAR",
                    help="environment variable Codex reads the key from "
                         "(default CODEX_CONVERT_PROXY_API_KEY)")
@@ -571,9 +573,15 @@ def _cmd_codex_config(args: argparse.Namespace) -> int:
 
     prefix = backend.match_rules.path_prefix if backend and backend.match_rules.path_prefix \
         else ""
-    model = (backend.model if backend and backend.model else
-             (backend.match_rules.models[0] if backend and backend.match_rules.models
-              and "*" not in backend.match_rules.models[0] else "YOUR-MODEL"))
+    if args.model:
+        model = args.model
+    elif backend is not None and backend.model:
+        model = backend.model
+    elif backend is not None and backend.match_rules.models and \
+            "*" not in backend.match_rules.models[0]:
+        model = backend.match_rules.models[0]
+    else:
+        model = "YOUR-MODEL"
     provider_id = "codex-convert-proxy" + (f"-{backend.name}" if backend else "")
     label = f"codex-convert-proxy ({backend.name})" if backend else "codex-convert-proxy"
     auth = (f"# export {args.env_key}=<one of the proxy's client_api_keys>"
