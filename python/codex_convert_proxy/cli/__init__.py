@@ -163,7 +163,7 @@ def _positive_int(text: str) -> int:
 
 
 def _load_raw(path: str) -> Dict[str, Any]:
-    from ..server.config import ConfigError, _decode
+    from ..server.config import ConfigError, decode_text
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -172,7 +172,7 @@ def _load_raw(path: str) -> Dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
     try:
-        data = _decode(text, path)
+        data = decode_text(text, path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if not isinstance(data, dict):
