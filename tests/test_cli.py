@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from codex_convert_proxy import available_engines
 from codex_convert_proxy.mock import MockUpstream
-from server_harness import ProxyProcess, run_cli, write_config
+from server_harness import ProxyProcess, cli_env, run_cli, write_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -109,9 +110,14 @@ def test_serve_when_the_port_is_taken_exits_1(tmp_path: Path) -> None:
     assert "cannot listen on" in result.stderr
 
 
-@pytest.mark.skipif("rust" in available_engines(), reason="the rust engine is built here")
 def test_serve_engine_rust_without_the_extension_exits_2() -> None:
-    result = run_cli(["serve", "--engine", "rust", "--provider", "deepseek", "--api-key", "k"])
+    # Whatever this machine built: the CLI runs with the extension's import blocked.
+    blocked = ("import sys; sys.modules['codex_convert_proxy._rust'] = None; "
+               "from codex_convert_proxy.cli import main; sys.exit(main())")
+    result = subprocess.run(
+        [sys.executable, "-c", blocked, "serve", "--engine", "rust", "--provider", "deepseek",
+         "--api-key", "k", "--listen", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=30, env=cli_env())
     assert result.returncode == 2 and "rust engine is not available" in result.stderr
 
 

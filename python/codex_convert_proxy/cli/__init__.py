@@ -310,7 +310,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int:
     import uvicorn
 
-    from ..server.app import CONFIG_ENV, ProxyApp
+    from ..server.app import CONFIG_ENV, create_app
     from ..server.log import LOGGER_NAME
     from ..server.metrics import METRICS_DIR_ENV
     from ..server.store import STORE_DIR_ENV
@@ -340,8 +340,7 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
     shared_dirs: List[str] = []
     try:
         if workers == 1:
-            app = ProxyApp(config, engine=engine)
-            uv_config = uvicorn.Config(app, **common)
+            uv_config = uvicorn.Config(create_app(config, engine=engine), **common)
         else:
             # Workers share metrics snapshots and the previous_response_id store through
             # private directories (in RAM when /dev/shm is there), removed on exit.

@@ -1,9 +1,11 @@
-"""The proxy as a raw ASGI application.
+"""The proxy application: a thin Starlette router over a raw ASGI proxy handler.
 
-Routes: `POST /v1/responses` and `/responses` (also under a backend's path_prefix) are converted;
-other `/v1/*` requests pass through to the selected backend; `GET /health`, `GET /metrics`.
-The request path is plain ASGI — no middleware, no framework Request/Response objects — and the
-response is written with `send` directly (REFERENCE §10: each layer costs per send).
+`create_app` builds a Starlette `Router` (not the full `Starlette` app, whose error and exception
+middlewares wrap every `send`): `GET /health` and `GET /metrics` are ordinary Starlette
+endpoints; every other path goes to `ProxyApp`, which handles `POST /v1/responses` and
+`/responses` (also under a backend's path_prefix) by conversion and passes other `/v1/*` requests
+through. That path is plain ASGI — no middleware, no Request/Response objects — and responses are
+written with `send` directly (REFERENCE §10: each layer costs per send).
 
 Every request is answered and logged exactly once: errors before the first byte become a real
 status with an OpenAI-style JSON body; an exception in one request never reaches another one,
@@ -12,6 +14,7 @@ and never reaches the client as a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -21,30 +24,35 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import aiohttp
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.routing import Router as StarletteRouter
 
 import codex_convert_proxy as ccp
 
-from .asgi import (ClientGone, DisconnectGuard, RawHeaders, Receive, Scope, Send, header,
+from .asgi import (ClientGone, DisconnectGuard, RawHeaders, Receive, Scope, Send,
                    read_body, send_response)
 from .auth import SECRET_HEADERS, ClientAuth
 from .config import Backend, Config, parse_config
 from .errors import ProxyError, from_upstream, retry_after_seconds
 from .log import LOGGER_NAME, BodyDumper, setup_logging
 from .metrics import METRICS_DIR_ENV, Metrics, SnapshotSync
-from .routing import PASSTHROUGH, RESPONSES, UNSUPPORTED, Router, request_model
+from .routing import RESPONSES, UNSUPPORTED, Router, request_model  # backend routing
 from .store import STORE_DIR_ENV, ConversationStore, SharedDirStore
 from .streaming import StreamOutcome, relay_passthrough, relay_stream
 from .upstream import PER_REQUEST_DECOMPRESS, AttemptStats, Upstream
 
-__all__ = ["ProxyApp", "create_app", "app_from_env", "CONFIG_ENV"]
+__all__ = ["ProxyApp", "asgi_app", "create_app", "app_from_env", "CONFIG_ENV"]
 
 CONFIG_ENV = "CODEX_CONVERT_PROXY_CONFIG_JSON"  # how `serve --workers N` hands workers the config
 
 _JSON = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
                 (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-# "store": false at any depth, not inside a string (there its quotes would be escaped).
-_STORE_FALSE = re.compile(rb'(?<!\\)"store"\s*:\s*false')
+# The converted request's echo (engine contract §4) ends with the request's own `store` field,
+# so this tells `"store": false` without parsing the request again.
+_ECHO_STORE_FALSE = b'"store":false}'
 _METRIC_CODE = re.compile(r"^[a-z0-9_]{1,40}$")
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                          b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
@@ -116,12 +124,15 @@ class ProxyApp:
             await self._lifespan(receive, send)
         # websocket and others: not served (returning without accepting closes them)
 
+    def startup(self) -> None:
+        if self.sync is not None:
+            self.sync.start()
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.sync is not None:
-                    self.sync.start()
+                self.startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -137,11 +148,6 @@ class ProxyApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         method = scope["method"]
-        if path == "/health" and method in ("GET", "HEAD"):
-            return await send_response(send, 200, b'{"status":"ok"}', _JSON)
-        if path == "/metrics" and method == "GET":
-            return await self._metrics(send)
-
         rl = RequestLog(method, path)
         guard = DisconnectGuard(receive)
         try:
@@ -208,16 +214,15 @@ class ProxyApp:
             "engine_error", "internal_error") else logging.INFO
         self.log.log(level, " ".join(parts))
 
-    async def _metrics(self, send: Send) -> None:
+    def render_metrics(self) -> bytes:
+        """Prometheus text: this worker's live numbers plus the other workers' snapshots."""
         self.metrics.set("ccp_conversation_store_entries", len(self.store))
         self.metrics.set("ccp_conversation_store_bytes", self.store.bytes)
         others: List[Any] = []
         if self.sync is not None:
             self.sync.write()
             others = self.sync.others()
-        body = self.metrics.render(others)
-        await send_response(send, 200, body,
-                            [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")])
+        return self.metrics.render(others)
 
     # ------------------------------------------------------------------ proxied requests
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, rl: RequestLog,
@@ -257,19 +262,15 @@ class ProxyApp:
     async def _responses(self, send: Send, body: bytes, backend: Backend, upstream: Upstream,
                          rl: RequestLog, guard: DisconnectGuard) -> None:
         store = self.store
-        parsed: Optional[Dict[str, Any]] = None
         if b'"previous_response_id"' in body:
-            body, parsed = self._expand_previous(body, backend)
-        want_store = store.enabled and (
-            parsed.get("store") is not False if parsed is not None
-            else _STORE_FALSE.search(body) is None)
-
+            body = self._expand_previous(body, backend)
         try:
             req = ccp.convert_request(body, backend.provider, model=backend.model,
                                       engine=self.engine)
         except ccp.ConversionError as exc:
             raise ProxyError(400, str(exc), "invalid_request_error", None,
                              kind="bad_request") from None
+        want_store = store.enabled and not req.echo.endswith(_ECHO_STORE_FALSE)
         rl.stream = req.stream
         rl.degraded = tuple(req.degraded)
         chat_body: bytes = req
@@ -396,8 +397,8 @@ class ProxyApp:
                 rl.detail = f"{code}: {error.get('message', '')}"
 
     # ------------------------------------------------------------------ previous_response_id
-    def _expand_previous(self, body: bytes, backend: Backend) -> Tuple[bytes, Dict[str, Any]]:
-        """Prepend the stored conversation to the request's input. Returns (body, parsed)."""
+    def _expand_previous(self, body: bytes, backend: Backend) -> bytes:
+        """Prepend the stored conversation to the request's input (the body to convert)."""
         try:
             data = json.loads(body)
         except ValueError as exc:
@@ -406,7 +407,7 @@ class ProxyApp:
             raise ProxyError(400, "request body must be a JSON object")
         previous = data.get("previous_response_id")
         if previous is None:
-            return body, data
+            return body
         if not isinstance(previous, str) or not previous:
             raise ProxyError(400, "previous_response_id must be a non-empty string",
                              param="previous_response_id")
@@ -418,8 +419,7 @@ class ProxyApp:
         history = _input_items(json.loads(entry[0])) + json.loads(entry[1])
         data["input"] = history + _input_items(data)
         del data["previous_response_id"]
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return body, data
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def _remember(self, backend: Backend, response_id: str, request_body: bytes,
                   output: Any) -> None:
@@ -532,11 +532,41 @@ def _unique(names: Tuple[str, ...]) -> Tuple[str, ...]:
 # ---------------------------------------------------------------------- factories
 
 
-def create_app(config: Config, *, engine: Optional[str] = None) -> ProxyApp:
-    return ProxyApp(config, engine=engine)
+def create_app(config: Config, *, engine: Optional[str] = None) -> StarletteRouter:
+    """The ASGI application for uvicorn: Starlette routing in front of the proxy handler."""
+    return asgi_app(ProxyApp(config, engine=engine))
 
 
-def app_from_env() -> ProxyApp:
+def asgi_app(proxy: ProxyApp) -> StarletteRouter:
+    async def health(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def metrics(request: Request) -> Response:
+        return Response(proxy.render_metrics(),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):  # type: ignore[no-untyped-def]
+        proxy.startup()
+        try:
+            yield
+        finally:
+            await proxy.aclose()
+
+    router = StarletteRouter(
+        routes=[
+            Route("/health", health, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            # A class instance, not a function: Starlette hands it the raw ASGI call.
+            Route("/{path:path}", proxy),
+        ],
+        lifespan=lifespan,
+    )
+    router.proxy = proxy  # type: ignore[attr-defined]  # for tests and the CLI
+    return router
+
+
+def app_from_env() -> StarletteRouter:
     """uvicorn factory for worker processes (`serve --workers N`): the CLI put the validated
     config in $CODEX_CONVERT_PROXY_CONFIG_JSON."""
     raw = os.environ.get(CONFIG_ENV)
@@ -545,4 +575,4 @@ def app_from_env() -> ProxyApp:
                            "serve --workers N`")
     config = parse_config(json.loads(raw), "<serve --workers>")
     setup_logging(config.log_level, config.log_dir)
-    return ProxyApp(config)
+    return create_app(config)
