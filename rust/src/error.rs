@@ -1,4 +1,6 @@
-//! STAND-IN (branch rstream): the real `error.rs` comes from the lead/`request`; take theirs on merge.
+//! The one error type of the engine (contract §7). Its message is safe to show to a client; the
+//! PyO3 layer raises it as `codex_convert_proxy.errors.ConversionError(message)`.
+
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
