@@ -95,7 +95,7 @@ struct State {
 
 impl Translator {
     pub fn new(
-        profile: &'static Profile,
+        profile: &Profile,
         model: &str,
         response_id: &str,
         created_at: i64,
@@ -115,11 +115,8 @@ impl Translator {
         resp_model.extend_from_slice(b",\"output\":[");
         let mut resp_echo = Vec::new();
         resp_echo.push(b']');
-        let body = echo_body(echo)?;
-        if !body.is_empty() {
-            resp_echo.push(b',');
-            resp_echo.extend_from_slice(body);
-        }
+        resp_echo.push(b',');
+        resp_echo.extend_from_slice(echo_body(echo)?);
         resp_echo.extend_from_slice(b",\"error\":");
         Ok(Translator {
             sse: SseDecoder::new(),
@@ -175,6 +172,20 @@ impl Translator {
         let Translator { sse, chunk, think, st } = self;
         sse.finish(|data| on_data(chunk, think, st, data, out));
         if !self.st.done {
+            end_of_stream(&mut self.think, &mut self.st, true, out);
+        }
+    }
+
+    /// One already-framed payload (used by the non-streaming conversion).
+    pub fn feed_payload(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        self.st.start(out);
+        let Translator { chunk, think, st, .. } = self;
+        on_data(chunk, think, st, payload, out);
+    }
+
+    /// End of the payloads fed with [`feed_payload`](Self::feed_payload) (like `[DONE]`).
+    pub fn end_of_stream(&mut self, out: &mut Vec<u8>) {
+        if !self.st.done {
             end_of_stream(&mut self.think, &mut self.st, false, out);
         }
     }
@@ -183,7 +194,8 @@ impl Translator {
     pub fn fail(&mut self, code: &str, message: &str, out: &mut Vec<u8>) {
         self.st.start(out);
         if !self.st.done {
-            self.st.failed(code, message, out);
+            let code = normalize_error_code((!code.is_empty()).then_some(code), "", message);
+            self.st.failed(&code, message, out);
         }
     }
 
@@ -212,21 +224,27 @@ impl Translator {
     }
 }
 
-/// The echo object's body (without braces), spliced verbatim into every response object.
+/// The echo object's body (without braces), spliced verbatim into every response object. As in
+/// engine/stream.py, only the braces are checked: the echo comes from request conversion.
 fn echo_body(echo: Option<&[u8]>) -> Result<&[u8], EngineError> {
     const DEFAULT: &[u8] = br#""instructions":null,"metadata":{},"parallel_tool_calls":true,"temperature":null,"tool_choice":"auto","tools":[],"top_p":null"#;
-    let Some(echo) = echo else { return Ok(DEFAULT) };
-    let v = crate::json::parse(echo).map_err(|_| EngineError::new("echo is not a valid JSON object"))?;
-    if !v.is_object() {
-        return Err(EngineError::new("echo is not a valid JSON object"));
+    let echo = match echo {
+        Some(echo) if !echo.is_empty() => echo,
+        _ => return Ok(DEFAULT),
+    };
+    if std::str::from_utf8(echo).is_err() {
+        return Err(EngineError::new("echo is not valid UTF-8"));
     }
-    let trimmed = echo.trim_ascii();
-    Ok(trimmed[1..trimmed.len() - 1].trim_ascii())
+    let text = strip_ws(echo);
+    if text.len() < 2 || text[0] != b'{' || text[text.len() - 1] != b'}' {
+        return Err(EngineError::new("echo must be a JSON object"));
+    }
+    Ok(&text[1..text.len() - 1])
 }
 
-/// ASCII whitespace as Python's `bytes.strip()` sees it.
-fn strip_ascii_ws(mut s: &[u8]) -> &[u8] {
-    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c');
+/// Strip the whitespace the Python engine strips from payloads (`_ASCII_WS`).
+fn strip_ws(mut s: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
     while let [first, rest @ ..] = s {
         if !ws(first) {
             break;
@@ -242,17 +260,31 @@ fn strip_ascii_ws(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// finish_reason values that end the response as incomplete, and why.
+fn incomplete_reason(finish: &str) -> Option<&'static str> {
+    match finish {
+        "length" => Some("max_output_tokens"),
+        "content_filter" | "sensitive" => Some("content_filter"),
+        _ => None,
+    }
+}
+
+/// finish_reason values that mean the generation broke: items stay open, the response fails.
+fn is_failing(finish: &str) -> bool {
+    finish == "network_error"
+}
+
 /// One SSE data payload (contract §3.3).
 fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &[u8], out: &mut Vec<u8>) {
     if st.done {
         return;
     }
-    let stripped = strip_ascii_ws(data);
-    if stripped == b"[DONE]" {
-        end_of_stream(think, st, true, out);
+    let stripped = strip_ws(data);
+    if stripped.is_empty() {
         return;
     }
-    if stripped.is_empty() {
+    if stripped == b"[DONE]" {
+        end_of_stream(think, st, false, out);
         return;
     }
     if chunk.parse(data).is_err() || !chunk.is_object {
@@ -269,16 +301,19 @@ fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &
     if chunk.choices_kind != Kind::Array {
         return;
     }
-    let mut chosen: Option<&Choice> = None;
     for choice in chunk.choices() {
-        let first = matches!(choice.index.kind, Kind::Absent | Kind::Null | Kind::Int(0));
-        if first && chosen.is_none() && choice.is_object {
-            chosen = Some(choice);
-        } else {
-            st.degrade("stream:extra_choices");
+        if !choice.is_object {
+            continue;
         }
+        if !matches!(choice.index.kind, Kind::Absent | Kind::Null | Kind::Int(0)) {
+            st.degrade("stream:extra_choices");
+            continue;
+        }
+        on_choice(choice, think, st, out);
     }
-    let Some(choice) = chosen else { return };
+}
+
+fn on_choice(choice: &Choice, think: &mut ThinkSplitter, st: &mut State, out: &mut Vec<u8>) {
     let delta = &choice.delta;
     if delta.kind == Kind::Object {
         let reasoning = delta.reasoning_content.non_empty_str().or_else(|| delta.reasoning.non_empty_str());
@@ -298,47 +333,44 @@ fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &
         }
     }
     if st.finish_reason.is_none() {
-        if let Some(reason) = choice.finish_reason.as_str() {
+        if let Some(reason) = choice.finish_reason.non_empty_str() {
             st.finish_reason = Some(reason.to_string());
-            think.finish(&mut |p| st.piece(p, out));
-            st.close_all(out);
-        }
-    }
-}
-
-/// `[DONE]` (`done_marker`) or upstream EOF (contract §3.5).
-fn end_of_stream(think: &mut ThinkSplitter, st: &mut State, done_marker: bool, out: &mut Vec<u8>) {
-    let terminal = match st.finish_reason.as_deref() {
-        Some("length") => Terminal::Incomplete("max_output_tokens"),
-        Some("content_filter") | Some("sensitive") => Terminal::Incomplete("content_filter"),
-        Some("network_error") => Terminal::Failed("upstream reported network_error"),
-        Some(_) => Terminal::Completed,
-        None if done_marker => {
-            st.degrade("stream:missing_finish_reason");
-            Terminal::Completed
-        }
-        None => Terminal::Failed("upstream stream ended before a finish_reason"),
-    };
-    match terminal {
-        Terminal::Failed(message) => st.failed("server_error", message, out),
-        Terminal::Completed | Terminal::Incomplete(_) => {
-            think.finish(&mut |p| st.piece(p, out));
-            st.close_all(out);
-            if let Terminal::Incomplete(reason) = terminal {
-                st.status = Status::Incomplete;
-                st.terminal_event(Ev::Incomplete, None, Some(reason), out);
-            } else {
-                st.status = Status::Completed;
-                st.terminal_event(Ev::Completed, None, None, out);
+            if !is_failing(reason) {
+                st.close_all(think, out);
             }
         }
     }
 }
 
-enum Terminal {
-    Completed,
-    Incomplete(&'static str),
-    Failed(&'static str),
+/// `[DONE]` or upstream EOF (`eof`), whichever first (contract §3.5).
+fn end_of_stream(think: &mut ThinkSplitter, st: &mut State, eof: bool, out: &mut Vec<u8>) {
+    let reason = match st.finish_reason.as_deref() {
+        None if eof => {
+            st.failed("server_error", "upstream stream ended before a finish_reason", out);
+            return;
+        }
+        None => {
+            st.degrade("stream:missing_finish_reason");
+            None
+        }
+        Some(finish) if is_failing(finish) => {
+            let message = format!("upstream reported {finish}");
+            st.failed("server_error", &message, out);
+            return;
+        }
+        Some(finish) => incomplete_reason(finish),
+    };
+    st.close_all(think, out);
+    match reason {
+        None => {
+            st.status = Status::Completed;
+            st.terminal_event(Ev::Completed, None, None, out);
+        }
+        Some(reason) => {
+            st.status = Status::Incomplete;
+            st.terminal_event(Ev::Incomplete, None, Some(reason), out);
+        }
+    }
 }
 
 impl State {
@@ -369,9 +401,8 @@ impl State {
         out.push(b'"');
         out.extend_from_slice(&self.resp_model);
         if with_items {
-            let mut spans: Vec<(u32, usize, usize)> = self.done_spans.clone();
-            spans.sort_unstable_by_key(|s| s.0);
-            for (i, (_, start, end)) in spans.iter().enumerate() {
+            // In the order the items were done (what engine/stream.py does; see the report).
+            for (i, (_, start, end)) in self.done_spans.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -425,7 +456,7 @@ impl State {
 
     fn upstream_error(&mut self, e: &ErrorRaw, out: &mut Vec<u8>) {
         let (code, message) = error_code_and_message(e);
-        self.failed(&code, &message, out);
+        self.failed(&code, message, out);
     }
 
     // --- items -------------------------------------------------------------------------------
@@ -604,7 +635,7 @@ impl State {
             Open::Message(n) => {
                 self.close_part(n, out);
                 let start = self.done_items.len();
-                let status = if self.ends_incomplete() { "incomplete" } else { "completed" };
+                let status = self.item_status();
                 let d = &mut self.done_items;
                 d.extend_from_slice(b"{\"id\":");
                 self.ev.write_id(d, IdKind::Message, n);
@@ -624,13 +655,19 @@ impl State {
         self.open = Open::None;
     }
 
-    /// Whether the finish_reason seen so far ends the response incomplete.
-    fn ends_incomplete(&self) -> bool {
-        matches!(self.finish_reason.as_deref(), Some("length" | "content_filter" | "sensitive"))
+    /// Status of an item closing now: `incomplete` once a finish_reason that ends the response
+    /// incomplete was seen.
+    fn item_status(&self) -> &'static str {
+        match self.finish_reason.as_deref() {
+            Some(finish) if incomplete_reason(finish).is_some() => "incomplete",
+            _ => "completed",
+        }
     }
 
-    /// Close everything open: the reasoning/message item, then tool calls in creation order.
-    fn close_all(&mut self, out: &mut Vec<u8>) {
+    /// Close everything open: held think text goes out, then the reasoning/message item closes,
+    /// then tool calls in creation order.
+    fn close_all(&mut self, think: &mut ThinkSplitter, out: &mut Vec<u8>) {
+        think.flush(&mut |p| self.piece(p, out));
         self.close_open(out);
         for i in 0..self.calls.list.len() {
             if self.calls.list[i].closed {
@@ -657,7 +694,7 @@ impl State {
             return;
         }
         let (name, arguments) = if frag.function == Kind::Object {
-            (frag.name.non_empty_str(), frag.arguments.as_str())
+            (frag.name.non_empty_str(), frag.arguments.non_empty_str())
         } else {
             (None, None)
         };
@@ -671,7 +708,7 @@ impl State {
             call.add_arguments(args);
         }
         if call.output_index.is_none() && call.name.is_some() {
-            think.resolve_held(&mut |p| self.piece(p, out));
+            think.flush(&mut |p| self.piece(p, out));
             self.close_open(out);
             self.make_visible(i, out);
         }
@@ -743,7 +780,8 @@ impl State {
                 write_str(out, &input);
                 EventWriter::end(out);
                 let start = self.done_items.len();
-                write_call_item(&mut self.done_items, &self.ev, &self.calls.list[i], "completed", &input);
+                let status = self.item_status();
+                write_call_item(&mut self.done_items, &self.ev, &self.calls.list[i], status, &input);
                 self.item_done(n, start, out);
             }
             CallKind::Function | CallKind::Namespace { .. } => {
@@ -751,6 +789,7 @@ impl State {
                     call.args.push_str("{}");
                     self.send_args(i, out);
                 }
+                let status = self.item_status();
                 let call = &self.calls.list[i];
                 self.ev.begin(out, Ev::ArgsDone);
                 self.ev.item_ref(out, IdKind::FunctionCall, n);
@@ -758,7 +797,7 @@ impl State {
                 write_str(out, &call.args);
                 EventWriter::end(out);
                 let start = self.done_items.len();
-                write_call_item(&mut self.done_items, &self.ev, call, "completed", &call.args);
+                write_call_item(&mut self.done_items, &self.ev, call, status, &call.args);
                 self.item_done(n, start, out);
             }
         }
@@ -815,86 +854,38 @@ fn write_part(out: &mut Vec<u8>, part: &Part) {
 }
 
 /// The code and message of a `response.failed` for an upstream error (contract §3.6).
-fn error_code_and_message(e: &ErrorRaw) -> (String, String) {
-    let (code, type_, message) = match e.value.kind {
-        Kind::Str => (None, "", e.value.text.as_str()),
-        _ => {
-            let message = e.message.as_str().unwrap_or("upstream error");
-            (Some(&e.code), e.type_.as_str().unwrap_or(""), message)
-        }
-    };
-    let string_code = code.and_then(|c| c.as_str());
-    let code_text = match code.map(|c| c.kind) {
-        Some(Kind::Str) => e.code.text.clone(),
-        Some(Kind::Int(i)) => i.to_string(),
-        Some(Kind::Float(f)) => crate::stream::py_float_repr(f),
-        _ => String::new(),
-    };
-    let hay = format!("{code_text} {type_} {message}").to_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| hay.contains(w));
-    let code = if has(&["context_length", "context length", "maximum context", "too long", "too many tokens"]) {
+fn error_code_and_message(e: &ErrorRaw) -> (String, &str) {
+    if e.value.kind == Kind::Str {
+        return (normalize_error_code(None, "", &e.value.text), &e.value.text);
+    }
+    let code = e.code.non_empty_str();
+    let kind = e.type_.as_str().unwrap_or("");
+    let message = e.message.as_str().unwrap_or("upstream error");
+    (normalize_error_code(code, kind, message), message)
+}
+
+/// Map an upstream error to a code Codex and the SDKs act on (contract §3.6); the haystack is
+/// `code type message`, ASCII-lower-cased.
+pub fn normalize_error_code(code: Option<&str>, kind: &str, message: &str) -> String {
+    let mut hay = Vec::with_capacity(code.map_or(0, str::len) + kind.len() + message.len() + 2);
+    hay.extend_from_slice(code.unwrap_or("").as_bytes());
+    hay.push(b' ');
+    hay.extend_from_slice(kind.as_bytes());
+    hay.push(b' ');
+    hay.extend_from_slice(message.as_bytes());
+    hay.make_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| memchr::memmem::find(&hay, w.as_bytes()).is_some());
+    if has(&["context_length", "context length", "maximum context", "too long", "too many tokens"]) {
         "context_length_exceeded".to_string()
     } else if has(&["insufficient_quota", "quota"]) {
         "insufficient_quota".to_string()
     } else if has(&["rate_limit", "rate limit", "429", "too many requests"]) {
         "rate_limit_exceeded".to_string()
     } else {
-        string_code.unwrap_or("server_error").to_string()
-    };
-    (code, message.to_string())
+        code.unwrap_or("server_error").to_string()
+    }
 }
 
-/// Python's `repr(float)` (finite values).
-pub fn py_float_repr(f: f64) -> String {
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp has an exponent");
-    let exp: i32 = exp.parse().expect("exponent");
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let mut s = String::new();
-    if neg {
-        s.push('-');
-    }
-    if (-4..16).contains(&exp) {
-        if exp < 0 {
-            s.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                s.push('0');
-            }
-            s.push_str(&digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                s.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    s.push('0');
-                }
-                s.push_str(".0");
-            } else {
-                s.push_str(&digits[..int_len]);
-                s.push('.');
-                s.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        s.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            s.push('.');
-            s.push_str(&digits[1..]);
-        }
-        s.push('e');
-        s.push(if exp < 0 { '-' } else { '+' });
-        let a = exp.unsigned_abs();
-        if a < 10 {
-            s.push('0');
-        }
-        s.push_str(&a.to_string());
-    }
-    s
-}
 
 #[cfg(test)]
 mod tests;

@@ -108,27 +108,24 @@ pub struct ToolMap {
 }
 
 impl ToolMap {
+    /// Parse the tool map; entries of the wrong shape are ignored (as in engine/stream.py).
     pub fn parse(raw: Option<&[u8]>) -> Result<ToolMap, EngineError> {
-        let Some(raw) = raw else { return Ok(ToolMap::default()) };
-        let bad = || EngineError::new("tool_map is not a valid tool map object");
-        let v = crate::json::parse(raw).map_err(|_| bad())?;
-        let obj = v.as_object().ok_or_else(bad)?;
+        let raw = match raw {
+            Some(raw) if !raw.is_empty() => raw,
+            _ => return Ok(ToolMap::default()),
+        };
+        let v = crate::json::parse_named(raw, "tool_map")?;
+        let obj = v.as_object().ok_or_else(|| EngineError::new("tool_map must be a JSON object"))?;
         let mut map = ToolMap::default();
-        if let Some(custom) = obj.get("custom") {
-            for name in custom.as_array().ok_or_else(bad)? {
-                map.custom.push(name.as_str().ok_or_else(bad)?.to_string());
-            }
+        if let Some(serde_json::Value::Array(custom)) = obj.get("custom") {
+            map.custom = custom.iter().filter_map(|n| n.as_str().map(str::to_string)).collect();
         }
-        if let Some(ns) = obj.get("namespaces") {
-            for (flat, pair) in ns.as_object().ok_or_else(bad)? {
-                let pair = pair.as_array().ok_or_else(bad)?;
-                match pair.as_slice() {
-                    [a, b] => {
-                        let a = a.as_str().ok_or_else(bad)?;
-                        let b = b.as_str().ok_or_else(bad)?;
-                        map.namespaces.insert(flat.clone(), (a.to_string(), b.to_string()));
-                    }
-                    _ => return Err(bad()),
+        if let Some(serde_json::Value::Object(spaces)) = obj.get("namespaces") {
+            for (flat, pair) in spaces {
+                if let Some([serde_json::Value::String(ns), serde_json::Value::String(name)]) =
+                    pair.as_array().map(Vec::as_slice)
+                {
+                    map.namespaces.insert(flat.clone(), (ns.clone(), name.clone()));
                 }
             }
         }
@@ -247,6 +244,13 @@ mod tests {
         );
         assert_eq!(m.classify("shell"), CallKind::Function);
         assert!(ToolMap::parse(Some(b"[]")).is_err());
+        assert!(ToolMap::parse(Some(b"{")).is_err());
         assert!(ToolMap::parse(None).is_ok());
+        // Entries of the wrong shape are ignored.
+        let m = ToolMap::parse(Some(br#"{"custom":["a",1],"namespaces":{"x":["n"],"y":["n","y",1],"z":["n","zz"]}}"#)).unwrap();
+        assert_eq!(m.classify("a"), CallKind::Custom);
+        assert_eq!(m.classify("x"), CallKind::Function);
+        assert_eq!(m.classify("y"), CallKind::Function);
+        assert_eq!(m.classify("z"), CallKind::Namespace { namespace: "n".into(), name: "zz".into() });
     }
 }
