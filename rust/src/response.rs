@@ -39,6 +39,7 @@ pub fn convert_response(
     let mut payload = Vec::new();
     json::write_value(&mut payload, &as_chunk(&data)?);
     let mut events = Vec::new();
+    let payload = String::from_utf8(payload).expect("write_value writes UTF-8");
     translator.feed_payload(&payload, &mut events);
     translator.end_of_stream(&mut events);
     let body = translator.terminal_response().expect("end_of_stream always terminates").to_vec();

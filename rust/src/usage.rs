@@ -46,7 +46,7 @@ pub fn count(v: &Val) -> Option<u64> {
 impl Usage {
     pub fn from_raw(u: &UsageRaw) -> Usage {
         // A `*_details` member that is not an object contributes nothing.
-        fn detail<'a>(d: &'a Details, field: fn(&Details) -> &Val) -> Option<&'a Val> {
+        fn detail(d: &Details, field: fn(&Details) -> &Val) -> Option<&Val> {
             if d.is_object {
                 Some(field(d))
             } else {

@@ -230,9 +230,11 @@ pub struct Chunk {
 
 impl Chunk {
     /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2).
-    pub fn parse(&mut self, data: &[u8]) -> Result<(), serde_json::Error> {
+    /// Takes `&str`: the SSE decoder already made the payload valid UTF-8, and serde_json's
+    /// `from_str` does not validate every string again as `from_slice` does.
+    pub fn parse(&mut self, data: &str) -> Result<(), serde_json::Error> {
         self.reset();
-        let mut de = serde_json::Deserializer::from_slice(data);
+        let mut de = serde_json::Deserializer::from_str(data);
         ChunkSeed(self).deserialize(&mut de)?;
         de.end()
     }
@@ -940,7 +942,7 @@ mod tests {
 
     fn parse(s: &str) -> Result<Chunk, serde_json::Error> {
         let mut c = Chunk::default();
-        c.parse(s.as_bytes()).map(|_| c)
+        c.parse(s).map(|_| c)
     }
 
     #[test]
@@ -973,8 +975,8 @@ mod tests {
     #[test]
     fn reuse_resets_everything() {
         let mut c = Chunk::default();
-        c.parse(br#"{"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1},"error":"x"}"#).unwrap();
-        c.parse(br#"{"choices":[{"delta":{}}]}"#).unwrap();
+        c.parse(r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1},"error":"x"}"#).unwrap();
+        c.parse(r#"{"choices":[{"delta":{}}]}"#).unwrap();
         assert!(c.choices()[0].delta.content.is_absent());
         assert!(c.choices()[0].finish_reason.is_absent());
         assert_eq!(c.usage, Kind::Absent);

@@ -160,7 +160,7 @@ impl Translator {
             return;
         }
         let Translator { sse, chunk, think, st } = self;
-        sse.feed(input, |data| on_data(chunk, think, st, data, out));
+        sse.feed_str(input, |data| on_data(chunk, think, st, data, out));
     }
 
     /// Upstream EOF: pending data, closing events and exactly one terminal event.
@@ -170,14 +170,14 @@ impl Translator {
             return;
         }
         let Translator { sse, chunk, think, st } = self;
-        sse.finish(|data| on_data(chunk, think, st, data, out));
+        sse.finish_str(|data| on_data(chunk, think, st, data, out));
         if !self.st.done {
             end_of_stream(&mut self.think, &mut self.st, true, out);
         }
     }
 
     /// One already-framed payload (used by the non-streaming conversion).
-    pub fn feed_payload(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+    pub fn feed_payload(&mut self, payload: &str, out: &mut Vec<u8>) {
         self.st.start(out);
         let Translator { chunk, think, st, .. } = self;
         on_data(chunk, think, st, payload, out);
@@ -275,11 +275,11 @@ fn is_failing(finish: &str) -> bool {
 }
 
 /// One SSE data payload (contract §3.3).
-fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &[u8], out: &mut Vec<u8>) {
+fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &str, out: &mut Vec<u8>) {
     if st.done {
         return;
     }
-    let stripped = strip_ws(data);
+    let stripped = strip_ws(data.as_bytes());
     if stripped.is_empty() {
         return;
     }

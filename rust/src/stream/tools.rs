@@ -171,7 +171,7 @@ mod tests {
 
     fn frags(json: &str) -> Chunk {
         let mut c = Chunk::default();
-        c.parse(format!(r#"{{"choices":[{{"delta":{{"tool_calls":{json}}}}}]}}"#).as_bytes()).unwrap();
+        c.parse(&format!(r#"{{"choices":[{{"delta":{{"tool_calls":{json}}}}}]}}"#)).unwrap();
         c
     }
 
