@@ -71,7 +71,14 @@ impl Usage {
             detail(&u.completion_tokens_details, |d| &d.reasoning_tokens),
             detail(&u.output_tokens_details, |d| &d.reasoning_tokens),
         ]);
-        Usage { input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens, total_tokens }
+        Usage {
+            input_tokens,
+            cached_tokens,
+            cache_write_tokens,
+            output_tokens,
+            reasoning_tokens,
+            total_tokens,
+        }
     }
 
     /// Append the Responses usage object (contract §3.1).

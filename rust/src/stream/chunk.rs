@@ -963,10 +963,16 @@ mod tests {
 
     #[test]
     fn duplicate_keys_last_wins_even_with_wrong_type() {
-        let c = parse(r#"{"choices":[{"delta":{"content":"a","content":5}}],"usage":{"prompt_tokens":1},"usage":3}"#).unwrap();
+        let c = parse(
+            r#"{"choices":[{"delta":{"content":"a","content":5}}],"usage":{"prompt_tokens":1},"usage":3}"#,
+        )
+        .unwrap();
         assert_eq!(c.choices()[0].delta.content.kind, Kind::Int(5));
         assert_eq!(c.usage, Kind::Int(3));
-        let c = parse(r#"{"choices":[{"delta":{"tool_calls":[{"id":"a"},{"id":"b"}],"tool_calls":[{"id":"c"}]}}]}"#).unwrap();
+        let c = parse(
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a"},{"id":"b"}],"tool_calls":[{"id":"c"}]}}]}"#,
+        )
+        .unwrap();
         let d = &c.choices()[0].delta;
         assert_eq!(d.fragments().len(), 1);
         assert_eq!(d.fragments()[0].id.as_str(), Some("c"));
