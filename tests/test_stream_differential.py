@@ -242,6 +242,8 @@ def chunks(draw: st.DrawFn) -> Any:
             put(choice, "finish_reason", draw(maybe(st.one_of(
                 st.just(None), st.just(None), st.just(None), st.just(None),
                 st.sampled_from(["stop", "length", "tool_calls", "content_filter", "sensitive", "network_error", ""]), odd), 0.3)))
+            if draw(st.integers(0, 8)) == 0:
+                choice["usage"] = draw(usages())  # Moonshot/Kimi put usage on the choice
             choices.append(choice)
         chunk["choices"] = choices
     if draw(st.integers(0, 6)) == 0:

@@ -202,6 +202,9 @@ pub struct Choice {
     pub index: Val,
     pub delta: Delta,
     pub finish_reason: Val,
+    /// Kind of the choice's own `usage` (Moonshot/Kimi put it there); fields in `usage_raw`.
+    pub usage: Kind,
+    pub usage_raw: UsageRaw,
 }
 
 impl Choice {
@@ -210,6 +213,8 @@ impl Choice {
         self.index.reset();
         self.delta.reset();
         self.finish_reason.reset();
+        self.usage = Kind::Absent;
+        self.usage_raw.reset();
     }
 }
 
@@ -525,7 +530,7 @@ impl<'de> Visitor<'de> for ChunkSeed<'_> {
                 }
                 Key::Usage => {
                     c.reset_usage();
-                    map.next_value_seed(UsageSeed(c))?;
+                    map.next_value_seed(UsageSeed(&mut c.usage, &mut c.usage_raw))?;
                 }
                 Key::Choices => {
                     c.reset_choices();
@@ -595,7 +600,8 @@ impl<'de> Visitor<'de> for ErrorSeed<'_> {
     }
 }
 
-struct UsageSeed<'a>(&'a mut Chunk);
+/// A `usage` value: its kind and, for an object, the fields the mapping reads.
+struct UsageSeed<'a>(&'a mut Kind, &'a mut UsageRaw);
 
 impl<'de> DeserializeSeed<'de> for UsageSeed<'_> {
     type Value = ();
@@ -609,15 +615,15 @@ impl<'de> Visitor<'de> for UsageSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    non_container_kinds!(|s: Self, k: Kind| s.0.usage = k);
+    non_container_kinds!(|s: Self, k: Kind| *s.0 = k);
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
         ValidateVisitor.visit_seq(seq)?;
-        self.0.usage = Kind::Array;
+        *self.0 = Kind::Array;
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.0.usage = Kind::Object;
-        let u = &mut self.0.usage_raw;
+        *self.0 = Kind::Object;
+        let u = self.1;
         while let Some(key) = map.next_key::<Key>()? {
             let slot = match key {
                 Key::PromptTokens => &mut u.prompt_tokens,
@@ -762,6 +768,11 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
                 Key::Delta => {
                     c.delta.reset();
                     map.next_value_seed(DeltaSeed(&mut c.delta))?;
+                }
+                Key::Usage => {
+                    c.usage = Kind::Absent;
+                    c.usage_raw.reset();
+                    map.next_value_seed(UsageSeed(&mut c.usage, &mut c.usage_raw))?;
                 }
                 _ => {
                     map.next_value::<Validate>()?;

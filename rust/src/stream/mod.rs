@@ -309,6 +309,10 @@ fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &
             st.degrade("stream:extra_choices");
             continue;
         }
+        // Moonshot/Kimi put usage on the choice; a top-level usage object wins.
+        if chunk.usage != Kind::Object && choice.usage == Kind::Object {
+            st.usage = Some(Usage::from_raw(&choice.usage_raw));
+        }
         on_choice(choice, think, st, out);
     }
 }
