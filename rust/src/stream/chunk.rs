@@ -230,19 +230,31 @@ pub struct Chunk {
     pub choices_kind: Kind,
     pub choices: Vec<Choice>,
     pub n_choices: usize,
+    /// The last chunk's leading and trailing runs of members that need no parsing (see
+    /// [`Chunk::parse`]).
+    prefix: Run,
+    suffix: Run,
+}
+
+/// A run of top-level members that need no parsing: members we ignore, and `usage`/`error` set
+/// to `null` (recorded, so that a later duplicate key still wins as in a full parse).
+#[derive(Debug, Default)]
+struct Run {
+    bytes: Vec<u8>,
+    usage_null: bool,
+    error_null: bool,
+}
+
+impl Run {
+    fn learn(&mut self, bytes: &[u8], usage_null: bool, error_null: bool) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(bytes);
+        self.usage_null = usage_null;
+        self.error_null = error_null;
+    }
 }
 
 impl Chunk {
-    /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2).
-    /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2). Takes `&str`:
-    /// the SSE decoder already made the payload valid UTF-8.
-    pub fn parse(&mut self, data: &str) -> Result<(), Malformed> {
-        self.reset();
-        let mut sc = Scanner::new(data);
-        self.read(&mut sc)?;
-        sc.end()
-    }
-
     fn reset(&mut self) {
         self.is_object = false;
         self.error.reset();
@@ -313,29 +325,117 @@ fn skip(sc: &mut Scanner<'_>) -> Res<()> {
 }
 
 impl Chunk {
-    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
-        if sc.peek() != b'{' {
-            return skip(sc); // valid JSON but not an object: is_object stays false
+    /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2). Takes `&str`:
+    /// the SSE decoder already made the payload valid UTF-8.
+    ///
+    /// Chunks of one stream repeat most of their top-level members byte for byte (`"id"`,
+    /// `"object"`, `"created"`, `"model"`, `"system_fingerprint"`, `"usage":null`, provider
+    /// extras), before and after `choices`. The runs of such members in the last chunk are kept:
+    /// the leading run up to and including the comma after it, the trailing run up to and
+    /// including the closing brace, so every token in them is complete. A chunk that starts with
+    /// the same leading run, or continues with the same trailing run where a member is due, has
+    /// those bytes validated already in exactly this position, and their only effect is known:
+    /// parsing skips them. This halves the work on typical chunks and changes no result.
+    pub fn parse(&mut self, data: &str) -> Result<(), Malformed> {
+        self.reset();
+        let mut sc = Scanner::new(data);
+        if !self.prefix.bytes.is_empty() && data.as_bytes().starts_with(&self.prefix.bytes) {
+            sc.resume_top_level_member(self.prefix.bytes.len());
+            self.is_object = true;
+            self.apply_nulls(self.prefix.usage_null, self.prefix.error_null);
+            self.read_members(&mut sc, data.as_bytes(), false)?;
+        } else {
+            self.prefix.bytes.clear();
+            if sc.peek() != b'{' {
+                skip(&mut sc)?; // valid JSON but not an object: is_object stays false
+            } else {
+                self.is_object = true;
+                if !sc.open_object()? {
+                    self.read_members(&mut sc, data.as_bytes(), true)?;
+                }
+            }
         }
-        self.is_object = true;
-        sc.object(|sc, key| {
+        sc.end()
+    }
+
+    fn apply_nulls(&mut self, usage_null: bool, error_null: bool) {
+        if usage_null {
+            self.reset_usage();
+            self.usage = Kind::Null;
+        }
+        if error_null {
+            self.error.reset();
+            self.error.value.kind = Kind::Null;
+        }
+    }
+
+    /// The members of the top-level object, from the first key due to the closing brace; learns
+    /// the trailing run, and with `learn_prefix` the leading one.
+    fn read_members(&mut self, sc: &mut Scanner<'_>, data: &[u8], learn_prefix: bool) -> Res<()> {
+        let mut in_prefix = learn_prefix;
+        // The current run of members that need no parsing: where it starts, what it sets to null.
+        let mut run: Option<usize> = None;
+        let (mut usage_null, mut error_null) = (false, false);
+        loop {
+            let suffix = &self.suffix.bytes;
+            if !suffix.is_empty() && data[sc.i..].starts_with(suffix) {
+                sc.skip_validated_close(suffix.len());
+                self.apply_nulls(self.suffix.usage_null, self.suffix.error_null);
+                return Ok(());
+            }
+            let member_start = sc.i;
+            let key = sc.member_key()?;
             let mut buf = [0u8; 32];
+            let mut needs_parsing = true;
             match key.key(&mut buf) {
                 Some(b"error") => {
                     self.error.reset();
-                    self.error.read(sc)
+                    if sc.peek() == b'n' {
+                        self.error.value.read(sc)?; // `null`, or malformed
+                        error_null = true;
+                        needs_parsing = false;
+                    } else {
+                        self.error.read(sc)?;
+                    }
                 }
                 Some(b"usage") => {
                     self.reset_usage();
-                    read_usage(sc, &mut self.usage, &mut self.usage_raw)
+                    if sc.peek() == b'n' {
+                        sc.value()?; // `null`, or malformed
+                        self.usage = Kind::Null;
+                        usage_null = true;
+                        needs_parsing = false;
+                    } else {
+                        read_usage(sc, &mut self.usage, &mut self.usage_raw)?;
+                    }
                 }
                 Some(b"choices") => {
                     self.reset_choices();
-                    self.read_choices(sc)
+                    self.read_choices(sc)?;
                 }
-                _ => skip(sc),
+                _ => {
+                    skip(sc)?;
+                    needs_parsing = false;
+                }
             }
-        })
+            if needs_parsing {
+                run = None;
+                in_prefix = false;
+                (usage_null, error_null) = (false, false);
+            } else if run.is_none() {
+                run = Some(member_start);
+            }
+            if !sc.next_member()? {
+                match run {
+                    Some(start) => self.suffix.learn(&data[start..sc.i], usage_null, error_null),
+                    None => self.suffix.bytes.clear(),
+                }
+                return Ok(());
+            }
+            if in_prefix {
+                self.prefix.learn(&data[..sc.i], usage_null, error_null);
+            }
+        }
     }
 
     fn read_choices(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
@@ -626,6 +726,55 @@ mod tests {
         );
         assert!(parse(&deep_typed).is_err());
         assert!(parse(r#"{"x":1e-400,"y":"\ud83d\ude00","z":[1,"\u2028"]}"#).is_ok());
+    }
+
+    #[test]
+    fn skipped_prefix_gives_the_same_results() {
+        // The same chunks parsed by one reused Chunk (prefix skipping) and by fresh ones.
+        let chunks = [
+            r#"{"id":"a","created":1,"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"id":"a","created":1,"choices":[{"delta":{"content":"y"}}]}"#,
+            r#"{"id":"a","created":12,"choices":[{"delta":{"content":"number continues"}}]}"#,
+            r#"{"id":"a","created":1,"usage":{"prompt_tokens":3}}"#,
+            r#"{"id":"a","created":1,"error":"boom"}"#,
+            r#"{"id":"a","created":1,"#,
+            r#"{"id":"a","created":1,}"#,
+            r#"{"id":"a","created":1,"x":1e400}"#,
+            r#"{"id":"a","created":1,"choices":[]} x"#,
+            r#"{"id":"a","created":1}"#,
+            r#"{"id":"a","created":1,"choices":[{"index":0}],"id":"b"}"#,
+            r#"{"choices":[{"delta":{"content":"first member interesting"}}],"id":"a"}"#,
+            r#"  {"id":"a","created":1,"choices":[{"delta":{"content":"leading space"}}]}"#,
+            r#"  {"id":"a","created":1,"choices":[{"delta":{"content":"again"}}]}"#,
+            r#"[{"id":"a","created":1,"choices":[]}]"#, // not an object: learns nothing
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"x"}}],"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"y"}}],"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"z"}}],"usage":{"prompt_tokens":1},"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"z"}}],"created":1,"usage":null,"x":[1]} "#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"z"}}],"created":1,"usage":null,"x":[1]}}"#,
+            r#"{"id":"a","usage":null,"usage":{"prompt_tokens":2},"choices":[],"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":{"prompt_tokens":2},"choices":[],"created":1,"error":null,"x":[1]}"#,
+            r#"{"id":"a","usage":{"prompt_tokens":2},"choices":[],"created":1,"error":null,"x":[1]}"#,
+            r#"{"id":"a","error":"e","choices":[],"created":1,"error":null,"x":[1]}"#,
+            r#"{"created":1,"error":null,"x":[1]}"#,
+            r#"{"created":1,"error":null,"x":[1]}"#,
+            r#"{"created":1,"error":nul,"x":[1]}"#,
+            r#"{"created":1,"usage":nulll,"x":[1]}"#,
+        ];
+        let mut reused = Chunk::default();
+        for (n, text) in chunks.iter().enumerate() {
+            let a = reused.parse(text).map(|_| format!("{:?}", summary(&reused)));
+            let mut fresh = Chunk::default();
+            let b = fresh.parse(text).map(|_| format!("{:?}", summary(&fresh)));
+            assert_eq!(a, b, "chunk {n}: {text}");
+        }
+    }
+
+    /// What the translator reads from a chunk.
+    type Summary = (bool, Kind, Option<String>, Kind, Vec<(Kind, Kind, Option<String>)>, Kind);
+    fn summary(c: &Chunk) -> Summary {
+        let choices = c.choices().iter().map(|ch| (ch.index.kind, ch.delta.kind, ch.delta.content.as_str().map(str::to_string))).collect();
+        (c.is_object, c.error.value.kind, c.error.value.as_str().map(str::to_string), c.usage, choices, c.usage_raw.prompt_tokens.kind)
     }
 
     #[test]

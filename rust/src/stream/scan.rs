@@ -173,12 +173,15 @@ impl<'a> Scanner<'a> {
     /// Skip JSON whitespace; the next byte (0 at the end).
     #[inline(always)]
     pub fn peek(&mut self) -> u8 {
-        while let Some(&c) = self.b.get(self.i) {
+        let mut i = self.i;
+        while let Some(&c) = self.b.get(i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i = i;
                 return c;
             }
-            self.i += 1;
+            i += 1;
         }
+        self.i = i;
         0
     }
 
@@ -225,7 +228,10 @@ impl<'a> Scanner<'a> {
             match c {
                 b'"' => {
                     self.i = i + 1;
-                    return Ok(RawStr { raw: &self.s[start..i], escaped });
+                    // SAFETY: `start` follows a `"` and `i` is at one: ASCII bytes are always
+                    // char boundaries in valid UTF-8, so this is `&self.s[start..i]` unchecked.
+                    let raw = unsafe { self.s.get_unchecked(start..i) };
+                    return Ok(RawStr { raw, escaped });
                 }
                 b'\\' => {
                     escaped = true;
@@ -331,7 +337,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object (after whitespace): `on_member` gets each key and must consume its value.
-    #[inline]
+    #[inline(always)]
     pub fn object(&mut self, mut on_member: impl FnMut(&mut Self, RawStr<'a>) -> Res<()>) -> Res<()> {
         self.eat(b'{')?;
         self.enter()?;
@@ -356,8 +362,61 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// An array (after whitespace): `on_element` must consume each element.
+    /// Open an object (after whitespace); `true` when it is empty (and so already closed).
     #[inline]
+    pub fn open_object(&mut self) -> Res<bool> {
+        self.eat(b'{')?;
+        self.enter()?;
+        if self.peek() == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A member's key and its colon.
+    #[inline]
+    pub fn member_key(&mut self) -> Res<RawStr<'a>> {
+        let key = self.string()?;
+        self.eat(b':')?;
+        Ok(key)
+    }
+
+    /// After a member's value: `true` after a comma (another member follows), `false` when the
+    /// object closed.
+    #[inline]
+    pub fn next_member(&mut self) -> Res<bool> {
+        match self.peek() {
+            b',' => {
+                self.i += 1;
+                Ok(true)
+            }
+            b'}' => {
+                self.i += 1;
+                self.depth -= 1;
+                Ok(false)
+            }
+            _ => Err(Malformed),
+        }
+    }
+
+    /// Continue at `at` inside the top-level object, where a member key is due (the input up to
+    /// `at` was validated before, in this same position: see `Chunk::parse`).
+    pub fn resume_top_level_member(&mut self, at: usize) {
+        self.i = at;
+        self.depth = 1;
+    }
+
+    /// Skip `len` bytes that were validated before in this same position and close the
+    /// top-level object (they end with its closing brace: see `Chunk::parse`).
+    pub fn skip_validated_close(&mut self, len: usize) {
+        self.i += len;
+        self.depth -= 1;
+    }
+
+    /// An array (after whitespace): `on_element` must consume each element.
+    #[inline(always)]
     pub fn array(&mut self, mut on_element: impl FnMut(&mut Self) -> Res<()>) -> Res<()> {
         self.eat(b'[')?;
         self.enter()?;
