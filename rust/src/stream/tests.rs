@@ -679,12 +679,27 @@ fn usage_mapping() {
     assert_eq!(usage_of(json!({"prompt_tokens_details": 5, "cached_tokens": 2})), full(0, 2, 0, 0, 0, 0));
     assert_eq!(usage_of(json!({})), full(0, 0, 0, 0, 0, 0));
     // Usage on the choice (Moonshot/Kimi) counts, unless the chunk has a top-level one.
-    let r = run("kimi", &(sse(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7, "cached_tokens": 3}}]})) + DONE));
+    let r = run(
+        "kimi",
+        &(sse(
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7, "cached_tokens": 3}}]}),
+        ) + DONE),
+    );
     assert_eq!(r.terminal()["usage"]["input_tokens"], 7);
     assert_eq!(r.terminal()["usage"]["input_tokens_details"]["cached_tokens"], 3);
-    let r = run("kimi", &(sse(json!({"usage": {"prompt_tokens": 1}, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7}}]})) + DONE));
+    let r = run(
+        "kimi",
+        &(sse(
+            json!({"usage": {"prompt_tokens": 1}, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7}}]}),
+        ) + DONE),
+    );
     assert_eq!(r.terminal()["usage"]["input_tokens"], 1);
-    let r = run("kimi", &(sse(json!({"usage": 5, "choices": [{"index": 1, "usage": {"prompt_tokens": 9}}, {"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7}}]})) + DONE));
+    let r = run(
+        "kimi",
+        &(sse(
+            json!({"usage": 5, "choices": [{"index": 1, "usage": {"prompt_tokens": 9}}, {"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7}}]}),
+        ) + DONE),
+    );
     assert_eq!(r.terminal()["usage"]["input_tokens"], 7, "only the used choice's usage");
     // The last usage object wins; a non-object usage is ignored.
     let r = run(
@@ -945,8 +960,10 @@ fn steady_state_allocates_nothing_per_event() {
         body += &calls(vec![call(Some(0), None, None, Some(&format!("x{i}")))]);
     }
     for i in 0..2000 {
-        body += &sse(json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                            "choices": [{"index": 0, "delta": {"content": format!("w{i}")}, "finish_reason": null}], "usage": null}));
+        body += &sse(
+            json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                            "choices": [{"index": 0, "delta": {"content": format!("w{i}")}, "finish_reason": null}], "usage": null}),
+        );
     }
     body += &(finish("stop") + DONE);
     let mut t = Translator::new(profile("qwen"), "m", "resp_abc", 1, None, None).unwrap();
