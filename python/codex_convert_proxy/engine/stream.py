@@ -197,7 +197,9 @@ class Translator:
         self._status = "in_progress"
         self._terminal: Optional[bytes] = None
         self._next_index = 0
-        self._finished_items: List[str] = []  # item JSON, in output_index order
+        # (output_index, item JSON) in the order items were done; an open message can be done
+        # after tool calls that started before it, so the terminal event sorts them (§3.1).
+        self._finished_items: List[Tuple[int, str]] = []
         self._finish: Optional[str] = None
         self._usage: Optional[dict] = None
         self._extra_choices_reported = False
@@ -253,6 +255,20 @@ class Translator:
             self._begin()
         if not self._done:
             self._fail(normalize_error_code(code or None, "", message), message)
+        return self._flush()
+
+    def keepalive(self) -> bytes:
+        """A `response.in_progress` event, for a long upstream silence (empty once done).
+
+        Codex's idle timer ignores SSE comments; a real event with the next sequence number keeps
+        it alive, and the SDKs accept a repeated in_progress snapshot with no output.
+        """
+        if not self._started:
+            self._begin()
+            return self._flush()
+        if not self._done:
+            pending = self._response_json("in_progress", "", "null", "null", "null")
+            self._emit("response.in_progress", f',"response":{pending}')
         return self._flush()
 
     @property
@@ -603,7 +619,7 @@ class Translator:
             )
             self._parts = []
         self._emit("response.output_item.done", f',"output_index":{index},"item":{item}')
-        self._finished_items.append(item)
+        self._finished_items.append((index, item))
         self._cur = ""
         self._cur_text = []
 
@@ -746,7 +762,7 @@ class Translator:
             self._emit("response.function_call_arguments.done", f'{head},"arguments":{dump_str(payload)}')
         item = self._call_item(call, self._item_status(), payload)
         self._emit("response.output_item.done", f',"output_index":{call.output_index},"item":{item}')
-        self._finished_items.append(item)
+        self._finished_items.append((call.output_index, item))
 
     # ----------------------------------------------------------------- endings
     def _close_all(self) -> None:
@@ -779,7 +795,8 @@ class Translator:
 
     def _terminate(self, kind: str, status: str, error: str, incomplete: str) -> None:
         usage = usage_json(self._usage) if self._usage is not None else "null"
-        response = self._response_json(status, ",".join(self._finished_items), error, incomplete, usage)
+        output = ",".join(item for _, item in sorted(self._finished_items))
+        response = self._response_json(status, output, error, incomplete, usage)
         self._emit(kind, f',"response":{response}')
         self._terminal = response.encode("utf-8")
         self._status = status
