@@ -40,14 +40,18 @@ def run(
     response_id: str = RID,
     fail_at: Optional[int] = None,
     finish: bool = True,
+    keepalive: bool = False,
 ) -> Tuple[bytes, Any]:
-    """Feed `body` cut at `splits`; optionally fail() after feed number `fail_at`."""
+    """Feed `body` cut at `splits`; optionally fail() after feed number `fail_at`, and
+    keepalive() after every feed (as the server does on upstream silence)."""
     t = ccp.StreamTranslator(provider, "model-x", response_id, CREATED, engine=engine, tool_map=tool_map, echo=echo)
     out = t.start()
     last = 0
     for n, cut in enumerate(sorted(splits)):
         out += t.feed(body[last:cut])
         last = cut
+        if keepalive:
+            out += t.keepalive()
         if fail_at == n:
             out += t.fail("", "proxy side failure")
     out += t.feed(body[last:])
@@ -397,10 +401,11 @@ RESPONSE_IDS = st.sampled_from([RID, "resp_", "plain-id", 'resp_q"uo\\te', "resp
     cuts=st.lists(st.integers(0, 10**6), max_size=8),
     fail_at=st.one_of(st.none(), st.integers(0, 8)),
     finish=st.booleans(),
+    keepalive=st.booleans(),
 )
 def test_generated_streams_same_bytes_any_split(
     rust_engine: str, body: bytes, provider: str, tool_map: Optional[bytes], response_id: str,
-    cuts: List[int], fail_at: Optional[int], finish: bool,
+    cuts: List[int], fail_at: Optional[int], finish: bool, keepalive: bool,
 ) -> None:
     splits = sorted({c % (len(body) + 1) for c in cuts})
     base = dict(provider=provider, tool_map=tool_map, response_id=response_id, finish=finish)
@@ -409,10 +414,11 @@ def test_generated_streams_same_bytes_any_split(
     assert_same(rust_whole, python_whole, "whole body")
     rust_split = summary(*run("rust", body, splits=splits, **base))  # type: ignore[arg-type]
     assert_same(rust_split, python_whole, f"rust split at {splits}")
-    if fail_at is not None:
-        rust = summary(*run("rust", body, splits=splits, fail_at=fail_at, **base))  # type: ignore[arg-type]
-        python = summary(*run("python", body, splits=splits, fail_at=fail_at, **base))  # type: ignore[arg-type]
-        assert_same(rust, python, f"fail() after feed {fail_at} at {splits}")
+    if fail_at is not None or keepalive:
+        extra = dict(splits=splits, fail_at=fail_at, keepalive=keepalive)
+        rust = summary(*run("rust", body, **extra, **base))  # type: ignore[arg-type]
+        python = summary(*run("python", body, **extra, **base))  # type: ignore[arg-type]
+        assert_same(rust, python, f"fail() after feed {fail_at}, keepalive {keepalive}, at {splits}")
 
 
 @settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -90,7 +90,7 @@ struct State {
     calls: Calls,
     tool_map: ToolMap,
     /// JSON of the items that reached `output_item.done`, and their (output_index, start, end)
-    /// spans in done order.
+    /// spans.
     done_items: Vec<u8>,
     done_spans: Vec<(u32, usize, usize)>,
     finish_reason: Option<String>,
@@ -203,6 +203,19 @@ impl Translator {
         if !self.st.done {
             let code = normalize_error_code((!code.is_empty()).then_some(code), "", message);
             self.st.failed(&code, message, out);
+        }
+    }
+
+    /// A `response.in_progress` event for a long upstream silence (Codex's idle timer ignores
+    /// SSE comments): the stream start if nothing was sent yet, nothing once done.
+    pub fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if !self.st.started {
+            self.st.start(out);
+        } else if !self.st.done {
+            self.st.ev.begin(out, Ev::InProgress);
+            out.extend_from_slice(b",\"response\":");
+            self.st.write_response(out, false, None, None);
+            EventWriter::end(out);
         }
     }
 
@@ -418,9 +431,8 @@ impl State {
         out.push(b'"');
         out.extend_from_slice(&self.resp_model);
         if with_items {
-            // In the order the items were done, as engine/stream.py does. (The contract says
-            // output_index order; the two differ when text follows a visible tool call. Kept
-            // identical to the Python engine until the contract and it agree.)
+            // In output_index order (`terminal_event` sorted them): a message can be done after
+            // tool calls that became visible before it.
             for (i, (_, start, end)) in self.done_spans.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
@@ -463,6 +475,7 @@ impl State {
         incomplete: Option<&str>,
         out: &mut Vec<u8>,
     ) {
+        self.done_spans.sort_unstable_by_key(|span| span.0);
         let mut response = std::mem::take(&mut self.terminal);
         response.clear();
         self.write_response(&mut response, true, error, incomplete);

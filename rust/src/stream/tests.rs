@@ -236,6 +236,30 @@ fn start_once_and_nothing_after_the_terminal_event() {
 }
 
 #[test]
+fn keepalive_is_an_in_progress_event_in_sequence() {
+    let mut t = Translator::new(profile("openai"), "m", "resp_abc", 1, None, None).unwrap();
+    let mut out = Vec::new();
+    t.keepalive(&mut out); // before anything: the stream start
+    t.feed(delta(json!({"content": "a"})).as_bytes(), &mut out);
+    t.keepalive(&mut out);
+    t.feed((finish("stop") + DONE).as_bytes(), &mut out);
+    let n = out.len();
+    t.keepalive(&mut out);
+    assert_eq!(out.len(), n, "nothing once done");
+    let events = parse_events(std::str::from_utf8(&out).unwrap());
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+            "response.output_text.delta", "response.in_progress", "response.output_text.done",
+            "response.content_part.done", "response.output_item.done", "response.completed"
+        ]
+    );
+    assert_eq!(events[5]["response"], events[1]["response"]);
+}
+
+#[test]
 fn reasoning_text_refusal_lifecycle() {
     let body = delta(json!({"reasoning_content": "a"}))
         + &delta(json!({"content": "b", "reasoning_content": ""}))
@@ -583,7 +607,10 @@ fn a_visible_call_closes_the_open_text_item_and_calls_stay_open() {
         .map(|e| (e["item"]["type"].as_str().unwrap(), e["output_index"].as_u64().unwrap()))
         .collect();
     assert_eq!(order, [("reasoning", 0), ("message", 2), ("function_call", 1)]);
-    assert_eq!(r.output()[2]["arguments"], "{}");
+    // The terminal response lists them in output_index order.
+    let types: Vec<&str> = r.output().iter().map(|o| o["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["reasoning", "function_call", "message"]);
+    assert_eq!(r.output()[1]["arguments"], "{}");
     check_invariants(&r);
 }
 
