@@ -20,6 +20,9 @@ if BLOCK_RUST:
     # A None entry makes every `import codex_convert_proxy._rust` raise ImportError, exactly as
     # when the wheel was built without the extension.
     sys.modules["codex_convert_proxy._rust"] = None  # type: ignore[assignment]
+    # ...and the same in every Python subprocess the tests start (servers, the mock, benches).
+    _site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "support", "block_rust")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_site, os.environ.get("PYTHONPATH")]))
 
 
 def _load_rust() -> Tuple[bool, Optional[str]]:

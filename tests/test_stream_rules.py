@@ -982,3 +982,22 @@ def test_keepalive_is_an_in_progress_event_in_sequence(engine):
     check_invariants(events)
     validate_with_sdk(events)
     assert t.keepalive() == b""
+
+
+def test_huge_digit_string_usage_is_clamped_not_an_error(engine):
+    usage = {"prompt_tokens": "0" * 5000 + "7", "completion_tokens": "9" * 5000}
+    r = translate(engine, finish_ok(chunk({"content": "x"}), chunk(usage=usage, choices=False)))
+    assert r.response["usage"]["input_tokens"] == 7
+    assert r.response["usage"]["output_tokens"] == 2**53
+
+
+def test_empty_echo_object_means_the_default_fields(engine):
+    r = translate(engine, finish_ok(chunk({"content": "x"})), echo=b"{ }")
+    assert r.response["tool_choice"] == "auto" and r.response["tools"] == []
+
+
+def test_echo_that_is_not_utf8_is_a_conversion_error(engine):
+    import codex_convert_proxy as ccp
+
+    with pytest.raises(ccp.ConversionError):
+        ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine, echo=b'{"a":"\xff"}')

@@ -59,7 +59,9 @@ def _count(value: object) -> Optional[int]:
     elif kind is float:
         n = int(value)  # type: ignore[arg-type]
     elif kind is str and value and value.isascii() and value.isdigit():  # type: ignore[union-attr]
-        n = int(value)  # type: ignore[arg-type]
+        digits = value.lstrip("0")  # type: ignore[union-attr]
+        # More than 16 digits is past 2**53 anyway (and int() refuses very long strings).
+        n = int(digits) if 0 < len(digits) <= 16 else (0 if not digits else _MAX_COUNT)
     else:
         return None
     if n < 0:
@@ -181,11 +183,14 @@ class Translator:
             self._load_tool_map(tool_map)
         self._echo = _DEFAULT_ECHO
         if echo:
-            text = echo.decode("utf-8") if isinstance(echo, (bytes, bytearray)) else str(echo)
-            text = text.strip(_ASCII_WS)
+            try:
+                text = bytes(echo).decode("utf-8").strip(_ASCII_WS)
+            except UnicodeDecodeError:
+                raise ConversionError("echo is not valid UTF-8") from None
             if len(text) < 2 or text[0] != "{" or text[-1] != "}":
                 raise ConversionError("echo must be a JSON object")
-            self._echo = text[1:-1]
+            if text[1:-1].strip(_ASCII_WS):  # an empty object means no echo
+                self._echo = text[1:-1]
 
         self._decoder = SseDecoder()
         self._out: List[str] = []

@@ -245,7 +245,8 @@ impl Translator {
 }
 
 /// The echo object's body (without braces), spliced verbatim into every response object. As in
-/// engine/stream.py, only the braces are checked: the echo comes from request conversion.
+/// engine/stream.py, only the braces are checked: the echo comes from request conversion. An
+/// empty object means "no echo" (the response object needs the default fields).
 fn echo_body(echo: Option<&[u8]>) -> Result<&[u8], EngineError> {
     const DEFAULT: &[u8] = br#""instructions":null,"metadata":{},"parallel_tool_calls":true,"temperature":null,"tool_choice":"auto","tools":[],"top_p":null"#;
     let echo = match echo {
@@ -259,7 +260,8 @@ fn echo_body(echo: Option<&[u8]>) -> Result<&[u8], EngineError> {
     if text.len() < 2 || text[0] != b'{' || text[text.len() - 1] != b'}' {
         return Err(EngineError::new("echo must be a JSON object"));
     }
-    Ok(&text[1..text.len() - 1])
+    let body = &text[1..text.len() - 1];
+    Ok(if strip_ws(body).is_empty() { DEFAULT } else { body })
 }
 
 /// Strip the whitespace the Python engine strips from payloads (`_ASCII_WS`).
