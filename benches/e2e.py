@@ -448,12 +448,11 @@ def parse_ints(text: str) -> List[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="benches/e2e.py",
-        description=__doc__.split("\n", 1)[0],
-        epilog="The full description of every figure is at the top of this file and in benches/README.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+        pass
+
+    p = argparse.ArgumentParser(prog="benches/e2e.py", description=__doc__, formatter_class=Formatter,
+                                epilog="Example: python benches/e2e.py --n 100 --workers 1 --phases capacity")
     p.add_argument("--n", default="10,100,500", help="concurrent streams, comma list")
     p.add_argument("--workers", default="1,2", help="proxy worker counts, comma list")
     p.add_argument("--engines", default="rust,python", help="proxy engines, comma list")
