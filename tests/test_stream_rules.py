@@ -418,3 +418,25 @@ def test_nothing_after_the_terminal_event(engine):
     out = t.feed(finish_ok(chunk({"content": "x"})) + chunk({"content": "after"}))
     assert t.done and b"after" not in out
     assert t.finish() == b""
+
+
+def test_usage_on_the_choice_is_read_when_there_is_no_top_level_usage(engine):
+    # Moonshot/Kimi stream usage inside choices[0].
+    kimi_final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop",
+                               "usage": {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 34, "cached_tokens": 8}}]}
+    body = chunk({"content": "x"}) + b"data: " + json.dumps(kimi_final).encode() + b"\n\n" + DONE
+    usage = translate(engine, body, provider="kimi").response["usage"]
+    assert usage["input_tokens"] == 30 and usage["input_tokens_details"]["cached_tokens"] == 8
+
+
+def test_top_level_usage_wins_over_choice_usage(engine):
+    both = {"usage": {"prompt_tokens": 1, "completion_tokens": 1},
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 99, "completion_tokens": 1}}]}
+    body = chunk({"content": "x"}) + b"data: " + json.dumps(both).encode() + b"\n\n" + DONE
+    assert translate(engine, body).response["usage"]["input_tokens"] == 1
+
+
+def test_failing_finish_reason_closes_nothing(engine):
+    body = chunk(tool_delta(0, "c", "exec_command", '{"cmd":"rm -rf /tm')) + chunk({}, "network_error") + DONE
+    r = translate(engine, body, provider="glm")
+    assert r.types[-1] == "response.failed" and "response.output_item.done" not in r.types

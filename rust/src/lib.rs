@@ -16,3 +16,11 @@ pub mod stream;
 mod python;
 
 pub use error::EngineError;
+
+// The PyO3 classes wrap these and must be usable from any thread (`#[pyclass]` without
+// `unsendable` requires Send + Sync). Checked here so that `cargo test` alone catches a regression.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<stream::Translator>();
+    send_sync::<sse::SseDecoder>();
+};

@@ -366,6 +366,10 @@ class Translator:
                     self._extra_choices_reported = True
                     self._report("stream:extra_choices")
                 continue
+            if type(usage) is not dict:
+                inner = choice.get("usage")  # Moonshot/Kimi put usage on the choice
+                if type(inner) is dict:
+                    self._usage = inner
             self._on_choice(choice)
             if self._done:
                 return

@@ -219,8 +219,8 @@ def render_events(events: Iterable[Any], model: str, created: int) -> List[Op]:
 def aggregate_completion(events: Sequence[Any], model: str, created: int) -> Tuple[int, dict, bool]:
     """Fold a built-in reply stream into what the same upstream answers without streaming.
 
-    Returns (status, JSON body, cut). An error chunk becomes that error with status 502; a cut
-    becomes `cut=True` (the writer closes the connection mid-body).
+    Returns (status, JSON body, cut). An error chunk becomes that error, with its numeric code as
+    the status when it is one (else 502); a cut becomes `cut=True` (the connection dies mid-body).
     """
     reasoning: List[str] = []
     content: List[str] = []
@@ -236,7 +236,9 @@ def aggregate_completion(events: Sequence[Any], model: str, created: int) -> Tup
         if not isinstance(ev, dict):
             continue
         if ev.get("error") is not None:
-            return 502, {"error": ev["error"]}, False
+            code = ev["error"].get("code") if isinstance(ev["error"], dict) else None
+            status = code if isinstance(code, int) and 400 <= code <= 599 else 502
+            return status, {"error": ev["error"]}, False
         if isinstance(ev.get("usage"), dict):
             usage = ev["usage"]
         for choice in ev.get("choices") or ():

@@ -98,9 +98,16 @@ class ChatRequest:
 
     @property
     def last_user_text(self) -> str:
+        """The last user message's last text part (Codex puts its environment context in earlier
+        parts/messages; the prompt comes last)."""
         for message in reversed(self.messages):
             if message.get("role") == "user":
-                return _text_of(message.get("content"))
+                content = message.get("content")
+                if isinstance(content, list):
+                    texts = [_text_of([part]) for part in content]
+                    texts = [t for t in texts if t.strip()]
+                    return texts[-1] if texts else ""
+                return _text_of(content)
         return ""
 
     def trailing_tool_outputs(self) -> List[str]:

@@ -23,6 +23,9 @@ class SseDecoder:
 
     Each payload is the event's data decoded as UTF-8 with U+FFFD replacement (maximal subparts:
     ``errors="replace"``, the same result as Rust's ``String::from_utf8_lossy``).
+
+    As in WHATWG, an event dispatches when it had at least one ``data`` field, even when the
+    joined data is empty (``data:`` then a blank line gives the payload ``""``).
     """
 
     __slots__ = ("_tail", "_data", "_skip_lf", "_bom")
