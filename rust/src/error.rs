@@ -1,6 +1,5 @@
-//! The one error type of the engine (contract §7). Its message is safe to show to a client; the
-//! PyO3 layer raises it as `codex_convert_proxy.errors.ConversionError(message)`.
-
+//! The one error type of the engine. Its message is safe to show to a client (the Python
+//! wrapper raises it as `codex_convert_proxy.errors.ConversionError`).
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

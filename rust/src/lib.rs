@@ -11,6 +11,7 @@ pub mod request;
 pub mod response;
 pub mod sse;
 pub mod stream;
+pub mod usage;
 
 #[cfg(feature = "python")]
 mod python;
