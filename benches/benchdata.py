@@ -32,11 +32,9 @@ class Stream:
     name: str
     body: bytes
     events: List[bytes] = field(default_factory=list)  # the body cut after each blank line
-
-    @property
-    def event_count(self) -> int:
-        """Upstream events (SSE data payloads, `[DONE]` included): the unit of events/s."""
-        return len(self.events)
+    # Upstream events: SSE data payloads (`[DONE]` included; comments like `: keep-alive` are
+    # feeds of the paced group but not events). The unit of events/s.
+    event_count: int = 0
 
     def reads(self, size: int = READ_SIZE) -> List[bytes]:
         return [self.body[i : i + size] for i in range(0, len(self.body), size)]
@@ -52,6 +50,14 @@ def split_events(body: bytes) -> List[bytes]:
     if start < len(body):
         pieces.append(body[start:])
     return [p for p in pieces if p.strip()]
+
+
+def count_payloads(body: bytes) -> int:
+    """Data payloads in an SSE body, as the reference (pure-Python) decoder sees them."""
+    from codex_convert_proxy.wire.sse import SseDecoder
+
+    decoder = SseDecoder()
+    return len(decoder.feed(body)) + len(decoder.finish())
 
 
 def streams_dir() -> Path:
@@ -71,7 +77,7 @@ def load_streams(directory: Optional[Path] = None) -> List[Stream]:
     streams = []
     for path in files:
         body = path.read_bytes()
-        streams.append(Stream(path.stem, body, split_events(body)))
+        streams.append(Stream(path.stem, body, split_events(body), count_payloads(body)))
     return streams
 
 
