@@ -83,9 +83,7 @@ class ProxyProcess:
                     match = pattern.search(line)
                     if match:
                         self.url = match.group(1)
-                started = any("Application startup complete" in l or "Started parent process"
-                              in l for l in self.stderr)
-            if self.url and started and self._healthy():
+            if self.url and self._healthy():
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"proxy exited with {self.proc.returncode}:\n{self.output()}")

@@ -51,7 +51,8 @@ def proxy(engine: str, mock: MockUpstream, hanging: HangingUpstream, mute: Hangi
             {"name": "main", "url": mock.base_url, "api_key": UPSTREAM_KEY,
              "match_rules": {"default": True}},
             {"name": "kimi", "url": mock.base_url, "api_key": "sk-upstream-kimi",
-             "match_rules": {"path_prefix": "/kimi"}},
+             "match_rules": {"path_prefix": "/kimi"}, "headers": {"X-Team": "core"},
+             "extra_body": {"top_k": 5}},
             {"name": "glm", "url": mock.url + "/api/paas/v4", "api_key": "sk-upstream-glm",
              "match_rules": {"header": {"name": "x-backend", "value": "glm"}}},
             {"name": "deepseek", "url": mock.base_url, "api_key": "sk-upstream-ds",
@@ -158,6 +159,7 @@ def test_routing_by_path_prefix(proxy: ProxyProcess, mock: MockUpstream) -> None
     sent = mock.requests[-1]
     assert sent["headers"]["authorization"] == "Bearer sk-upstream-kimi"
     assert sent["body"].get("max_completion_tokens") == 50  # kimi profile
+    assert sent["body"]["top_k"] == 5 and sent["headers"]["x-team"] == "core"  # backend extras
     # The prefix also serves the short path and pass-through.
     assert post(proxy, {"model": "m", "input": "hi"}, path="/kimi/responses").headers[
         "x-ccp-backend"] == "kimi"
@@ -311,6 +313,19 @@ def test_scripted_upstream_4xx_with_numeric_code(proxy: ProxyProcess, mock: Mock
     assert error["code"] == "404"
 
 
+def test_ok_status_with_an_error_body(proxy: ProxyProcess, mock: MockUpstream) -> None:
+    mock.app.set_script({"turns": [
+        {"json": {"error": {"message": "This model's maximum context length is 8k tokens",
+                            "type": "invalid_request_error"}}},
+        {"json": {"error": {"message": "Rate limit reached, try again in 3s", "code": 1302}}}]})
+    resp = post(proxy, {"model": "m", "input": "hi", "stream": True})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "context_length_exceeded"
+    resp = post(proxy, {"model": "m", "input": "hi"})
+    assert resp.status_code == 429 and resp.headers["retry-after"] == "3"
+    assert resp.json()["error"]["code"] == "rate_limit_exceeded"
+
+
 def test_connect_failure_is_502(proxy: ProxyProcess) -> None:
     resp = post(proxy, {"model": "m", "input": "hi"}, path="/dead/v1/responses")
     assert resp.status_code == 502
@@ -383,6 +398,9 @@ def test_idle_upstream_mid_stream_fails_with_read_timeout(proxy: ProxyProcess) -
 
 def test_client_disconnect_cancels_the_upstream(proxy: ProxyProcess,
                                                 hanging: HangingUpstream) -> None:
+    deadline = time.monotonic() + 5  # earlier tests' upstream connections are closed first
+    while len(hanging.closed_at) < hanging.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
     before = len(hanging.closed_at)
     mark = proxy.mark()
     with httpx.stream("POST", proxy.url + "/hang/v1/responses", timeout=30,

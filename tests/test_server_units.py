@@ -17,7 +17,7 @@ from codex_convert_proxy.server.errors import (ProxyError, from_upstream, normal
 from codex_convert_proxy.server.metrics import Metrics
 from codex_convert_proxy.server.routing import PASSTHROUGH, RESPONSES, UNSUPPORTED, Router, \
     request_model
-from codex_convert_proxy.server.store import ConversationStore
+from codex_convert_proxy.server.store import ConversationStore, SharedDirStore
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -260,3 +260,26 @@ def test_read_body_decompresses_within_the_limit() -> None:
     with pytest.raises(ProxyError) as info:
         _read([{"type": "http.request", "body": b"not gzip"}], [(b"content-encoding", b"gzip")])
     assert info.value.status == 400
+
+
+def test_shared_dir_store(tmp_path: Any) -> None:
+    clock = Clock()
+    a = SharedDirStore(str(tmp_path), 3, 1000, 60, clock=clock)
+    b = SharedDirStore(str(tmp_path), 3, 1000, 60, clock=clock)  # another worker
+    assert a.put("main", "resp_1", b'[{"x":1}]', b"[]")
+    assert b.get("main", "resp_1") == (b'[{"x":1}]', b"[]")
+    assert b.get("other", "resp_1") is None
+    assert b.get("main", "../../etc/passwd") is None  # client-chosen ids never make paths
+    assert not a.put("main", "bad/id", b"", b"")
+    clock.now += 61
+    assert b.get("main", "resp_1") is None  # expired
+    a.sweep()
+    for i in range(5):
+        clock.now += 0.1
+        a.put("main", f"r{i}", b"x" * 10, b"")
+    clock.now += 0.1
+    assert b.get("main", "r0") is not None  # r0 is now the most recently used
+    a.sweep()
+    assert len(a) == 3 and a.bytes == 30
+    assert b.get("main", "r1") is None and b.get("main", "r2") is None
+    assert b.get("main", "r0") is not None and b.get("main", "r4") is not None

@@ -2,6 +2,7 @@
 them reports the sum over all workers."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -50,3 +51,35 @@ def test_two_workers_serve_and_aggregate_metrics(engine: str, tmp_path: Path) ->
             assert metric_value(text, "ccp_events_total", type="response.completed") == 24
             assert metric_value(text, "ccp_active_streams") == 0
         assert proxy.proc.returncode == 0
+
+
+def test_previous_response_id_across_workers(tmp_path: Path) -> None:
+    """Each request on a new connection, so the kernel spreads them over the workers; the
+    conversation store is shared, so every follow-up finds its predecessor."""
+    import httpx
+
+    with MockUpstream() as mock:
+        path = write_config(tmp_path / "c.json", {"backends": [
+            {"name": "main", "url": mock.base_url}]})
+        with ProxyProcess(["--config", path, "--workers", "2"], startup_timeout=60) as proxy:
+            previous = None
+            mark = proxy.mark()
+            pids: set = set()
+            turn = 0
+            while turn < 6 or (len(pids) < 2 and turn < 40):
+                body = {"model": "m", "input": f"turn {turn}", "stream": turn % 2 == 0}
+                if previous:
+                    body["previous_response_id"] = previous
+                resp = httpx.post(proxy.url + "/v1/responses", json=body, timeout=30,
+                                  headers={"Connection": "close"})
+                assert resp.status_code == 200, resp.text
+                if body["stream"]:
+                    previous = resp.text.split('"id":"', 1)[1].split('"', 1)[0]
+                else:
+                    previous = resp.json()["id"]
+                line = proxy.wait_for_log(previous, since=mark)
+                pids.add(line.split("[", 1)[1].split("]", 1)[0])
+                turn += 1
+            assert len(pids) == 2, "the kernel never spread the requests over both workers"
+            texts = json.dumps(mock.requests[-1]["body"]["messages"])
+            assert all(f"turn {i}" in texts for i in range(turn))

@@ -440,3 +440,18 @@ def test_failing_finish_reason_closes_nothing(engine):
     body = chunk(tool_delta(0, "c", "exec_command", '{"cmd":"rm -rf /tm')) + chunk({}, "network_error") + DONE
     r = translate(engine, body, provider="glm")
     assert r.types[-1] == "response.failed" and "response.output_item.done" not in r.types
+
+
+def test_keepalive_is_an_in_progress_event_in_sequence(engine):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine)
+    out = t.keepalive()  # before anything: the stream start
+    out += t.feed(chunk({"content": "a"})) + t.keepalive() + t.feed(chunk({}, "stop") + DONE)
+    events = [json.loads(line[6:]) for line in out.decode().split("\n") if line.startswith("data: ")]
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds.count("response.in_progress") == 2
+    check_invariants(events)
+    validate_with_sdk(events)
+    assert t.keepalive() == b""

@@ -116,6 +116,7 @@ class StreamTranslator:
     feed: Callable[[bytes], bytes]
     finish: Callable[[], bytes]
     fail: Callable[[str, str], bytes]  # a server-side failure: response.failed unless done
+    keepalive: Callable[[], bytes]  # a response.in_progress event for long upstream silences
     event_counts: Callable[[], Dict[str, int]]
 
     def __init__(
@@ -149,6 +150,7 @@ class StreamTranslator:
         self.feed = impl.feed
         self.finish = impl.finish
         self.fail = impl.fail
+        self.keepalive = impl.keepalive
         self.event_counts = impl.event_counts
 
     @property

@@ -150,7 +150,11 @@ pub fn write_f64(out: &mut Vec<u8>, value: f64) {
         return;
     }
     if value == 0.0 {
-        out.extend_from_slice(if value.is_sign_negative() { b"-0.0" } else { b"0.0" });
+        out.extend_from_slice(if value.is_sign_negative() {
+            b"-0.0"
+        } else {
+            b"0.0"
+        });
         return;
     }
     let mut buffer = ryu::Buffer::new();
@@ -196,7 +200,9 @@ fn parse_exponent(text: &[u8]) -> i32 {
         Some((b'+', rest)) => (1, rest),
         _ => (1, text),
     };
-    sign * text.iter().fold(0i32, |acc, &d| acc * 10 + (d - b'0') as i32)
+    sign * text
+        .iter()
+        .fold(0i32, |acc, &d| acc * 10 + (d - b'0') as i32)
 }
 
 /// Python's float_repr_style 'short' layout of 0.DIGITS × 10^point (digits non-empty, no
@@ -287,7 +293,10 @@ pub fn parse(input: &[u8]) -> Result<Value, EngineError> {
 /// (e.g. `request body is not valid JSON: …`).
 pub fn parse_named(input: &[u8], what: &str) -> Result<Value, EngineError> {
     let text = std::str::from_utf8(input).map_err(|e| {
-        EngineError::new(format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to()))
+        EngineError::new(format!(
+            "{what} is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
     })?;
     serde_json::from_str(text).map_err(|e| {
         let detail = e.to_string();
@@ -348,7 +357,10 @@ mod tests {
     #[test]
     fn strings_escape_like_python() {
         let mut out = Vec::new();
-        write_str(&mut out, "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}\u{2028}é😀 long enough run");
+        write_str(
+            &mut out,
+            "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}\u{2028}é😀 long enough run",
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f}\u{2028}é😀 long enough run\""
@@ -366,12 +378,34 @@ mod tests {
     #[test]
     fn parse_rules_match_jsonw() {
         assert_eq!(dump(&parse(b"-0").unwrap()), "-0.0");
-        assert_eq!(dump(&parse(b"[1, 1.0, 1e2, -5]").unwrap()), "[1,1.0,100.0,-5]");
-        assert_eq!(dump(&parse(b"18446744073709551615").unwrap()), "18446744073709551615");
-        assert_eq!(dump(&parse(b"18446744073709551616").unwrap()), "1.8446744073709552e+19");
-        assert_eq!(dump(&parse(b"-9223372036854775809").unwrap()), "-9.223372036854776e+18");
-        assert_eq!(dump(&parse(br#"{"b":1,"a":2,"b":3}"#).unwrap()), r#"{"b":3,"a":2}"#);
-        for bad in [&b"NaN"[..], b"Infinity", b"1e400", b"\"\\ud800\"", b"[1,]", b"{} x"] {
+        assert_eq!(
+            dump(&parse(b"[1, 1.0, 1e2, -5]").unwrap()),
+            "[1,1.0,100.0,-5]"
+        );
+        assert_eq!(
+            dump(&parse(b"18446744073709551615").unwrap()),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            dump(&parse(b"18446744073709551616").unwrap()),
+            "1.8446744073709552e+19"
+        );
+        assert_eq!(
+            dump(&parse(b"-9223372036854775809").unwrap()),
+            "-9.223372036854776e+18"
+        );
+        assert_eq!(
+            dump(&parse(br#"{"b":1,"a":2,"b":3}"#).unwrap()),
+            r#"{"b":3,"a":2}"#
+        );
+        for bad in [
+            &b"NaN"[..],
+            b"Infinity",
+            b"1e400",
+            b"\"\\ud800\"",
+            b"[1,]",
+            b"{} x",
+        ] {
             let err = parse(bad).unwrap_err().message;
             assert!(err.starts_with("JSON is not valid JSON: "), "{err}");
         }

@@ -307,6 +307,7 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
     from ..server.app import CONFIG_ENV, ProxyApp
     from ..server.log import LOGGER_NAME
     from ..server.metrics import METRICS_DIR_ENV
+    from ..server.store import STORE_DIR_ENV
 
     import logging
 
@@ -329,14 +330,20 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
                   log_level=config.log_level if config.log_level != "trace" else "debug",
                   timeout_keep_alive=30, timeout_graceful_shutdown=30, backlog=2048,
                   server_header=False)
-    metrics_dir = None
+    shared_dirs: List[str] = []
     try:
         if workers == 1:
             app = ProxyApp(config, engine=engine)
             uv_config = uvicorn.Config(app, **common)
         else:
-            metrics_dir = tempfile.mkdtemp(prefix="ccp-metrics-")
+            # Workers share metrics snapshots and the previous_response_id store through
+            # private directories (in RAM when /dev/shm is there), removed on exit.
+            base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+            metrics_dir = tempfile.mkdtemp(prefix="ccp-metrics-", dir=base)
+            store_dir = tempfile.mkdtemp(prefix="ccp-store-", dir=base)
+            shared_dirs += [metrics_dir, store_dir]
             os.environ[METRICS_DIR_ENV] = metrics_dir
+            os.environ[STORE_DIR_ENV] = store_dir
             os.environ[CONFIG_ENV] = json.dumps(config.to_dict())
             uv_config = uvicorn.Config("codex_convert_proxy.server.app:app_from_env",
                                        factory=True, workers=workers, **common)
@@ -351,8 +358,8 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
         return 0
     finally:
         sock.close()
-        if metrics_dir:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        for directory in shared_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:
@@ -395,9 +402,6 @@ def _banner(log: Any, config: Any, url: str, engine: str, workers: int, demo: bo
                      + (f" [{'; '.join(rules)}]" if rules else ""))
     lines.append(f"  Responses API: {url}/v1/responses   health: {url}/health   "
                  f"metrics: {url}/metrics")
-    if workers > 1:
-        lines.append("  note: previous_response_id lives in each worker's memory; follow-ups "
-                     "may reach another worker (use --workers 1 if clients rely on it)")
     for line in lines:
         print(line, flush=True)
 

@@ -72,6 +72,19 @@ def _too_deep(text: str) -> bool:
     return False
 
 
+def _value_too_deep(value: Any) -> bool:
+    """Whether parsed containers nest deeper than MAX_DEPTH (the count _too_deep makes)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in container.values() if isinstance(container, dict) else container:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
 def loads(data: bytes | str, what: str = "JSON") -> Any:
     """Parse JSON by the engine's rules; raise ConversionError with a clear message otherwise."""
     try:
@@ -80,12 +93,20 @@ def loads(data: bytes | str, what: str = "JSON") -> Any:
             text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConversionError(f"{what} is not valid UTF-8 (byte {exc.start})") from None
-    if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(text):
-        raise ConversionError(f"{what} nests deeper than {MAX_DEPTH} levels")
+    # The depth rule is checked on the parsed value (containers only): scanning a large text
+    # character by character in Python cost milliseconds per 40 KB request. Invalid texts keep
+    # the text scan, so the depth message still wins over a later syntax error.
+    maybe_deep = text.count("[") + text.count("{") > MAX_DEPTH
     try:
         value = _decode(text)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise ConversionError(f"{what} nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        if maybe_deep and _too_deep(text):
+            raise ConversionError(f"{what} nests deeper than {MAX_DEPTH} levels") from None
         raise ConversionError(f"{what} is not valid JSON: {exc}") from None
+    if maybe_deep and _value_too_deep(value):
+        raise ConversionError(f"{what} nests deeper than {MAX_DEPTH} levels")
     if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(value):
         raise ConversionError(f"{what} is not valid JSON: lone surrogate in a string escape")
     return value

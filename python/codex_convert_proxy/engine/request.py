@@ -57,7 +57,8 @@ def _fnv1a32(data: bytes) -> int:
 
 
 def flat_tool_name(namespace: str, name: str) -> str:
-    """The Chat name of a namespace tool: `ns__name`, shortened reversibly-by-map past 64 chars."""
+    """The Chat name of a namespace tool: `ns__name`; past 64 characters, cut to 55 + `_` + hash
+    (the tool map turns it back into namespace and name)."""
     flat = namespace + "__" + name
     if len(flat) <= MAX_TOOL_NAME:
         return flat

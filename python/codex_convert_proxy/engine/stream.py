@@ -255,6 +255,20 @@ class Translator:
             self._fail(normalize_error_code(code or None, "", message), message)
         return self._flush()
 
+    def keepalive(self) -> bytes:
+        """A `response.in_progress` event, for a long upstream silence (empty once done).
+
+        Codex's idle timer ignores SSE comments; a real event with the next sequence number keeps
+        it alive, and the SDKs accept a repeated in_progress snapshot with no output.
+        """
+        if not self._started:
+            self._begin()
+            return self._flush()
+        if not self._done:
+            pending = self._response_json("in_progress", "", "null", "null", "null")
+            self._emit("response.in_progress", f',"response":{pending}')
+        return self._flush()
+
     @property
     def status(self) -> str:
         return self._status

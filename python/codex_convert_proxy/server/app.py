@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -27,13 +28,13 @@ from .asgi import (ClientGone, DisconnectGuard, RawHeaders, Receive, Scope, Send
                    read_body, send_response)
 from .auth import SECRET_HEADERS, ClientAuth
 from .config import Backend, Config, parse_config
-from .errors import ProxyError, from_upstream
+from .errors import ProxyError, from_upstream, retry_after_seconds
 from .log import LOGGER_NAME, BodyDumper, setup_logging
 from .metrics import METRICS_DIR_ENV, Metrics, SnapshotSync
 from .routing import PASSTHROUGH, RESPONSES, UNSUPPORTED, Router, request_model
-from .store import ConversationStore
+from .store import STORE_DIR_ENV, ConversationStore, SharedDirStore
 from .streaming import StreamOutcome, relay_passthrough, relay_stream
-from .upstream import AttemptStats, Upstream, read_error_body
+from .upstream import PER_REQUEST_DECOMPRESS, AttemptStats, Upstream
 
 __all__ = ["ProxyApp", "create_app", "app_from_env", "CONFIG_ENV"]
 
@@ -47,9 +48,11 @@ _STORE_FALSE = re.compile(rb'(?<!\\)"store"\s*:\s*false')
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                          b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
                          b"upgrade", b"host", b"content-length"})
+# Pass-through replies keep their body bytes, so Content-Length stays valid; when aiohttp had
+# to decompress (old versions), length and encoding no longer describe the relayed bytes.
 _PASS_RESPONSE_DROP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"trailer",
-                                 b"upgrade", b"proxy-authenticate", b"set-cookie",
-                                 b"content-length"})
+                                 b"upgrade", b"proxy-authenticate", b"set-cookie"})
+_PASS_RESPONSE_DROP_DECODED = _PASS_RESPONSE_DROP | {b"content-encoding", b"content-length"}
 
 
 class RequestLog:
@@ -86,9 +89,10 @@ class ProxyApp:
         ccp._engines.resolve_engine(self.engine)  # fail now, not on the first request
         self.log = logging.getLogger(LOGGER_NAME)
         self.metrics = Metrics()
-        self.store = ConversationStore(config.conversation_max_entries,
-                                       config.conversation_max_bytes,
-                                       config.conversation_ttl_seconds)
+        store_dir = os.environ.get(STORE_DIR_ENV)  # set by `serve --workers N`
+        self.store: Any = (SharedDirStore if store_dir else ConversationStore)(
+            *((store_dir,) if store_dir else ()), config.conversation_max_entries,
+            config.conversation_max_bytes, config.conversation_ttl_seconds)
         self.auth = ClientAuth(config.client_api_keys)
         self.router = Router(config.backends)
         self.upstreams: Dict[str, Upstream] = {
@@ -278,6 +282,11 @@ class ProxyApp:
             dump.write(response_id, "request.json", body)
             dump.write(response_id, "upstream-request.json", chat_body)
 
+        translator = None
+        if req.stream:  # before the upstream call: an engine fault must not strand a response
+            translator = ccp.StreamTranslator(backend.provider, req.model, response_id,
+                                              created_at, self.engine, tool_map=req.tool_map,
+                                              echo=req.echo)
         stats = AttemptStats()
         try:
             resp = await upstream.send("POST", upstream.chat_url, chat_body,
@@ -289,15 +298,12 @@ class ProxyApp:
         upstream_started = time.monotonic() - (stats.ttfb or 0.0)
 
         extra = [(b"x-ccp-backend", backend.name.encode())]
-        if req.stream:
+        if translator is not None:
             content_type = resp.headers.get("Content-Type", "")
             if content_type.startswith("application/json"):
                 # Some gateways answer a stream request with a JSON error and status 200.
                 raw = await _read_all(resp)
                 raise _error_in_ok_body(raw, backend.name)
-            translator = ccp.StreamTranslator(backend.provider, req.model, response_id,
-                                              created_at, self.engine, tool_map=req.tool_map,
-                                              echo=req.echo)
             headers = _SSE_HEADERS + extra
             if req.degraded:
                 headers = headers + [(b"x-ccp-degraded", ",".join(req.degraded).encode())]
@@ -453,9 +459,10 @@ class ProxyApp:
             rl.retries = stats.retries
         rl.stream = stream
         rl.status = resp.status
+        drop = _PASS_RESPONSE_DROP if PER_REQUEST_DECOMPRESS else _PASS_RESPONSE_DROP_DECODED
         out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                        for k, v in resp.headers.items()
-                       if k.lower().encode("latin-1") not in _PASS_RESPONSE_DROP]
+                       if k.lower().encode("latin-1") not in drop]
         out_headers.append((b"x-ccp-backend", backend.name.encode()))
         complete = await relay_passthrough(send, resp, out_headers, guard)
         rl.outcome = "relayed" if complete else "upstream_cut"
@@ -477,8 +484,11 @@ def _error_in_ok_body(raw: bytes, backend: str) -> ProxyError:
     if err.code == "context_length_exceeded":
         err.status = 400
         err.type = "invalid_request_error"
-    elif err.code == "rate_limit_exceeded":
-        err.status, err.type, err.retry_after = 429, "rate_limit_error", err.retry_after or "1"
+    elif err.code in ("rate_limit_exceeded", "insufficient_quota"):
+        seconds = retry_after_seconds(None, err.message)
+        err.status, err.type = 429, "rate_limit_error" if err.code == "rate_limit_exceeded" \
+            else "insufficient_quota"
+        err.retry_after = str(max(1, math.ceil(seconds))) if seconds else "1"
     err.message = err.message.replace("HTTP 502", "HTTP 200 with an error body", 1)
     return err
 

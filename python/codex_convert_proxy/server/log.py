@@ -16,7 +16,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 __all__ = ["LOGGER_NAME", "setup_logging", "BodyDumper", "redact_headers"]
 
 LOGGER_NAME = "codex_convert_proxy"
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 _LEVELS = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
            "info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
 

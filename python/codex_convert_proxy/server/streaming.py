@@ -76,18 +76,19 @@ async def relay_stream(send: Send, resp: aiohttp.ClientResponse, translator: Any
     upstream answered. Upstream read errors after this point end the stream in-band (the
     translator emits response.failed / the terminal event); they never raise.
     """
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    first = translator.start()
-    if dump is not None:
-        dump.append(first)
-    await send({"type": "http.response.body", "body": first, "more_body": True})
-
-    keepalive = KeepAlive(send, keepalive_seconds) if keepalive_seconds > 0 else None
+    keepalive: Optional[KeepAlive] = None
     feed = translator.feed
     read = resp.content.readany
     loop = asyncio.get_running_loop()
     tail = b""
-    try:
+    try:  # the finally releases (or, unless finished, closes) the upstream response
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        first = translator.start()
+        if dump is not None:
+            dump.append(first)
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        if keepalive_seconds > 0:
+            keepalive = KeepAlive(send, keepalive_seconds)
         try:
             while True:
                 chunk = await read()
@@ -158,10 +159,10 @@ async def relay_passthrough(send: Send, resp: aiohttp.ClientResponse, headers: R
     """Relay an upstream reply unchanged (status, headers, body bytes as they arrive).
     Returns False when the upstream broke off mid-body (the client connection is then closed
     without a clean end, so the client sees the truncation)."""
-    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     read = resp.content.readany
     complete = False
     try:
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         while True:
             chunk = await read()
             if not chunk:

@@ -9,6 +9,7 @@ non-streaming exchange.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 from typing import Dict, List, Optional, Tuple
@@ -29,6 +30,10 @@ _RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 # aiohttp >= 3.10 tells connect timeouts from read timeouts; older versions raise the base class.
 _ConnectTimeout = getattr(aiohttp, "ConnectionTimeoutError", None)
 _CertificateError = getattr(aiohttp, "ClientConnectorCertificateError", None)
+# Per-request `auto_decompress` (newer aiohttp): pass-through relays compressed bodies as they
+# are. Without it, bodies are decompressed and the relay drops Content-Encoding.
+PER_REQUEST_DECOMPRESS = "auto_decompress" in inspect.signature(
+    aiohttp.ClientSession._request).parameters
 
 
 class Upstream:
@@ -96,9 +101,13 @@ class Upstream:
         while True:
             started = time.monotonic()
             try:
-                resp = await session.request(method, url, data=body, headers=headers,
-                                             timeout=timeout, allow_redirects=False,
-                                             auto_decompress=auto_decompress)
+                if auto_decompress or not PER_REQUEST_DECOMPRESS:
+                    resp = await session.request(method, url, data=body, headers=headers,
+                                                 timeout=timeout, allow_redirects=False)
+                else:
+                    resp = await session.request(method, url, data=body, headers=headers,
+                                                 timeout=timeout, allow_redirects=False,
+                                                 auto_decompress=False)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure maps to a client error

@@ -150,14 +150,25 @@ impl<'a> Messages<'a> {
 
     fn add_assistant(&mut self, parts: Vec<Part<'a>>) {
         let reasoning = std::mem::take(&mut self.pending_reasoning);
-        self.emit(Msg::Assistant { parts, reasoning, calls: Vec::new() });
+        self.emit(Msg::Assistant {
+            parts,
+            reasoning,
+            calls: Vec::new(),
+        });
     }
 
     fn add_tool_call(&mut self, call: ToolCall<'a>) {
         if !matches!(self.messages.last(), Some(Msg::Assistant { .. })) {
-            self.emit(Msg::Assistant { parts: Vec::new(), reasoning: Vec::new(), calls: Vec::new() });
+            self.emit(Msg::Assistant {
+                parts: Vec::new(),
+                reasoning: Vec::new(),
+                calls: Vec::new(),
+            });
         }
-        if let Some(Msg::Assistant { reasoning, calls, .. }) = self.messages.last_mut() {
+        if let Some(Msg::Assistant {
+            reasoning, calls, ..
+        }) = self.messages.last_mut()
+        {
             reasoning.append(&mut self.pending_reasoning);
             calls.push(call);
         }
@@ -191,7 +202,11 @@ impl<'a> Messages<'a> {
             None => return Ok(Vec::new()),
             Some(Value::String(s)) => return Ok(vec![Part::Text(s)]),
             Some(Value::Array(items)) => items,
-            Some(_) => return Err(EngineError::new(format!("{at} must be a string or an array"))),
+            Some(_) => {
+                return Err(EngineError::new(format!(
+                    "{at} must be a string or an array"
+                )))
+            }
         };
         objects(items, at)?;
         let mut out = Vec::with_capacity(items.len());
@@ -219,9 +234,16 @@ impl<'a> Messages<'a> {
 
     // ---- items ---------------------------------------------------------------------------
 
-    fn message(&mut self, item: &'a Obj, i: usize, degraded: &mut Degraded) -> Result<(), EngineError> {
+    fn message(
+        &mut self,
+        item: &'a Obj,
+        i: usize,
+        degraded: &mut Degraded,
+    ) -> Result<(), EngineError> {
         let role = match get(item, "role") {
-            Some(Value::String(r)) if matches!(r.as_str(), "user" | "assistant" | "system" | "developer") => {
+            Some(Value::String(r))
+                if matches!(r.as_str(), "user" | "assistant" | "system" | "developer") =>
+            {
                 r.as_str()
             }
             _ => {
@@ -230,7 +252,14 @@ impl<'a> Messages<'a> {
                 )))
             }
         };
-        let parts = Self::parts_of(get(item, "content"), &At { item: i, key: "content" }, degraded)?;
+        let parts = Self::parts_of(
+            get(item, "content"),
+            &At {
+                item: i,
+                key: "content",
+            },
+            degraded,
+        )?;
         match role {
             "system" | "developer" => {
                 let mut texts = Vec::with_capacity(parts.len());
@@ -270,13 +299,21 @@ impl<'a> Messages<'a> {
         let arguments = match get(item, "arguments") {
             None => "{}",
             Some(Value::String(a)) => a.as_str(),
-            Some(_) => return Err(EngineError::new(format!("input[{i}].arguments must be a string"))),
+            Some(_) => {
+                return Err(EngineError::new(format!(
+                    "input[{i}].arguments must be a string"
+                )))
+            }
         };
         let name = match get(item, "namespace") {
             Some(Value::String(ns)) => Cow::Owned(flat_tool_name(ns, name)),
             _ => Cow::Borrowed(name),
         };
-        self.add_tool_call(ToolCall { id: call_id, name, arguments: Cow::Borrowed(arguments) });
+        self.add_tool_call(ToolCall {
+            id: call_id,
+            name,
+            arguments: Cow::Borrowed(arguments),
+        });
         Ok(())
     }
 
@@ -287,7 +324,11 @@ impl<'a> Messages<'a> {
         let input = match get(item, "input") {
             None => "",
             Some(Value::String(s)) => s.as_str(),
-            Some(_) => return Err(EngineError::new(format!("input[{i}].input must be a string"))),
+            Some(_) => {
+                return Err(EngineError::new(format!(
+                    "input[{i}].input must be a string"
+                )))
+            }
         };
         let mut arguments = Vec::with_capacity(input.len() + 16);
         arguments.extend_from_slice(b"{\"input\":");
@@ -302,13 +343,25 @@ impl<'a> Messages<'a> {
         Ok(())
     }
 
-    fn tool_output(&mut self, item: &'a Obj, i: usize, degraded: &mut Degraded) -> Result<(), EngineError> {
+    fn tool_output(
+        &mut self,
+        item: &'a Obj,
+        i: usize,
+        degraded: &mut Degraded,
+    ) -> Result<(), EngineError> {
         let call_id = req_str(item, "call_id", || format!("input[{i}]."))?;
         let content = match get(item, "output") {
             None => ToolContent::Text(vec![""], false),
             Some(Value::String(s)) => ToolContent::Text(vec![s.as_str()], false),
             Some(output @ Value::Array(_)) => {
-                let parts = Self::parts_of(Some(output), &At { item: i, key: "output" }, degraded)?;
+                let parts = Self::parts_of(
+                    Some(output),
+                    &At {
+                        item: i,
+                        key: "output",
+                    },
+                    degraded,
+                )?;
                 let has_images = parts.iter().any(|p| matches!(p, Part::Image(_)));
                 if has_images && self.profile.tool_images {
                     ToolContent::Parts(parts)
@@ -342,7 +395,9 @@ impl<'a> Messages<'a> {
             return;
         }
         for key in ["summary", "content"] {
-            let Some(Value::Array(entries)) = get(item, key) else { continue };
+            let Some(Value::Array(entries)) = get(item, key) else {
+                continue;
+            };
             for entry in entries {
                 if let Some(Value::String(text)) = entry.as_object().and_then(|e| get(e, "text")) {
                     if !text.is_empty() {
@@ -353,9 +408,16 @@ impl<'a> Messages<'a> {
         }
     }
 
-    pub fn item(&mut self, item: &'a Obj, i: usize, degraded: &mut Degraded) -> Result<(), EngineError> {
+    pub fn item(
+        &mut self,
+        item: &'a Obj,
+        i: usize,
+        degraded: &mut Degraded,
+    ) -> Result<(), EngineError> {
         let item_type = type_of(item);
-        if item_type == Some("message") || (get(item, "type").is_none() && get(item, "role").is_some()) {
+        if item_type == Some("message")
+            || (get(item, "type").is_none() && get(item, "role").is_some())
+        {
             return self.message(item, i, degraded);
         }
         match item_type {
@@ -448,7 +510,9 @@ impl<'a> Messages<'a> {
                         if n > 0 {
                             out.push(b',');
                         }
-                        out.extend_from_slice(b"{\"type\":\"text\",\"text\":\"Image output of tool call ");
+                        out.extend_from_slice(
+                            b"{\"type\":\"text\",\"text\":\"Image output of tool call ",
+                        );
                         write_escaped(out, call_id);
                         out.extend_from_slice(b":\"}");
                         for image in images {
@@ -471,7 +535,11 @@ impl<'a> Messages<'a> {
                     }
                     out.push(b'}');
                 }
-                Msg::Assistant { parts, reasoning, calls } => {
+                Msg::Assistant {
+                    parts,
+                    reasoning,
+                    calls,
+                } => {
                     out.extend_from_slice(b"{\"role\":\"assistant\",\"content\":");
                     if parts.is_empty() {
                         out.extend_from_slice(b"null");
@@ -490,7 +558,9 @@ impl<'a> Messages<'a> {
                             }
                             out.extend_from_slice(b"{\"id\":");
                             write_str(out, call.id);
-                            out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+                            out.extend_from_slice(
+                                b",\"type\":\"function\",\"function\":{\"name\":",
+                            );
                             write_str(out, &call.name);
                             out.extend_from_slice(b",\"arguments\":");
                             write_str(out, &call.arguments);

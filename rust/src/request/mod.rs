@@ -40,7 +40,11 @@ impl Degraded {
     }
 
     pub fn report_prefixed(&mut self, area: &str, what: &str) {
-        if !self.0.iter().any(|n| n.len() == area.len() + what.len() && n.starts_with(area) && n.ends_with(what)) {
+        if !self
+            .0
+            .iter()
+            .any(|n| n.len() == area.len() + what.len() && n.starts_with(area) && n.ends_with(what))
+        {
             self.0.push(format!("{area}{what}"));
         }
     }
@@ -71,11 +75,16 @@ fn reasoning_param(
         }
         ReasoningParam::Thinking => Some((
             "thinking",
-            if no_thinking { "{\"type\":\"disabled\"}" } else { "{\"type\":\"enabled\"}" },
+            if no_thinking {
+                "{\"type\":\"disabled\"}"
+            } else {
+                "{\"type\":\"enabled\"}"
+            },
         )),
-        ReasoningParam::EnableThinking => {
-            Some(("enable_thinking", if no_thinking { "false" } else { "true" }))
-        }
+        ReasoningParam::EnableThinking => Some((
+            "enable_thinking",
+            if no_thinking { "false" } else { "true" },
+        )),
         ReasoningParam::None => None,
     }
 }
@@ -84,12 +93,20 @@ fn reasoning_param(
 fn write_response_format(out: &mut Vec<u8>, format: &Obj, degraded: &mut Degraded) {
     match type_of(format) {
         Some("text") => {}
-        Some("json_object") => out.extend_from_slice(b",\"response_format\":{\"type\":\"json_object\"}"),
+        Some("json_object") => {
+            out.extend_from_slice(b",\"response_format\":{\"type\":\"json_object\"}")
+        }
         Some("json_schema") => {
             out.extend_from_slice(
                 b",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":",
             );
-            write_str(out, format.get("name").and_then(Value::as_str).unwrap_or("response"));
+            write_str(
+                out,
+                format
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("response"),
+            );
             if let Some(description) = get(format, "description") {
                 out.extend_from_slice(b",\"description\":");
                 write_value(out, description);
@@ -146,7 +163,13 @@ fn write_echo(req: &Obj, instructions: Option<&str>) -> Vec<u8> {
     field(&mut out, "tool_choice", b"\"auto\"");
     out.extend_from_slice(b",\"tools\":[]");
     field(&mut out, "top_p", b"null");
-    for key in ["max_output_tokens", "previous_response_id", "reasoning", "text", "store"] {
+    for key in [
+        "max_output_tokens",
+        "previous_response_id",
+        "reasoning",
+        "text",
+        "store",
+    ] {
         if get(req, key).is_some() {
             field(&mut out, key, b"null");
         }
@@ -198,7 +221,9 @@ pub fn convert_request(
     let choice = get(req, "tool_choice");
     if let Some(c) = choice {
         if !c.is_string() && !c.is_object() {
-            return Err(EngineError::new("tool_choice must be a string or an object"));
+            return Err(EngineError::new(
+                "tool_choice must be a string or an object",
+            ));
         }
     }
     let tool_list: &[Value] = match get(req, "tools") {
@@ -213,7 +238,11 @@ pub fn convert_request(
     match input {
         None | Some(Value::String(_)) => {}
         Some(Value::Array(items)) => objects(items, "input")?,
-        Some(_) => return Err(EngineError::new("input must be a string or an array of items")),
+        Some(_) => {
+            return Err(EngineError::new(
+                "input must be a string or an array of items",
+            ))
+        }
     }
 
     // 2. Messages.
@@ -310,3 +339,6 @@ pub fn convert_request(
         model,
     })
 }
+
+#[cfg(test)]
+mod golden_tests;

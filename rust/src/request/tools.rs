@@ -14,13 +14,15 @@ use crate::error::EngineError;
 use crate::json::{write_escaped, write_joined, write_str, write_value};
 
 const MAX_TOOL_NAME: usize = 64;
-const CUSTOM_TOOL_HINT: &str = "Call this tool with a single argument `input` holding the raw text \
+const CUSTOM_TOOL_HINT: &str =
+    "Call this tool with a single argument `input` holding the raw text \
 as a JSON string; the text itself is free-form, not JSON.";
 const CUSTOM_INPUT_DESCRIPTION: &str = "Raw free-form input text.";
 
 fn fnv1a32(data: &[u8]) -> u32 {
-    data.iter()
-        .fold(0x811c_9dc5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    data.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The Chat name of a namespace tool: `ns__name`; past 64 characters its first 55 characters,
@@ -69,7 +71,10 @@ fn plain_function<'a>(tool: &'a Obj, name: Cow<'a, str>) -> ToolDef<'a> {
 }
 
 fn custom_tool<'a>(tool: &'a Obj, name: &'a str, degraded: &mut Degraded) -> ToolDef<'a> {
-    let description = tool.get("description").and_then(Value::as_str).filter(|d| !d.is_empty());
+    let description = tool
+        .get("description")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty());
     let mut grammar = None;
     if let Some(Value::Object(format)) = get(tool, "format") {
         let format_type = type_of(format);
@@ -84,7 +89,11 @@ fn custom_tool<'a>(tool: &'a Obj, name: &'a str, degraded: &mut Degraded) -> Too
             }
         }
     }
-    ToolDef::Custom { name, description, grammar }
+    ToolDef::Custom {
+        name,
+        description,
+        grammar,
+    }
 }
 
 impl<'a> Tools<'a> {
@@ -106,7 +115,9 @@ impl<'a> Tools<'a> {
                 Some("namespace") => {
                     let namespace = req_str(tool, "name", path)?;
                     let Some(Value::Array(inner)) = get(tool, "tools") else {
-                        return Err(EngineError::new(format!("tools[{i}].tools must be an array")));
+                        return Err(EngineError::new(format!(
+                            "tools[{i}].tools must be an array"
+                        )));
                     };
                     objects(inner, format_args!("tools[{i}].tools"))?;
                     for (j, sub) in as_objects(inner).enumerate() {
@@ -149,7 +160,12 @@ impl<'a> Tools<'a> {
             }
             out.extend_from_slice(b"{\"type\":\"function\",\"function\":{\"name\":");
             match def {
-                ToolDef::Function { name, description, parameters, strict } => {
+                ToolDef::Function {
+                    name,
+                    description,
+                    parameters,
+                    strict,
+                } => {
                     write_str(out, name);
                     if let Some(description) = description {
                         out.extend_from_slice(b",\"description\":");
@@ -163,7 +179,11 @@ impl<'a> Tools<'a> {
                         out.extend_from_slice(b",\"strict\":true");
                     }
                 }
-                ToolDef::Custom { name, description, grammar } => {
+                ToolDef::Custom {
+                    name,
+                    description,
+                    grammar,
+                } => {
                     write_str(out, name);
                     out.extend_from_slice(b",\"description\":");
                     match description {
@@ -239,7 +259,10 @@ impl Choice<'_> {
 }
 
 /// Maps a Responses `tool_choice` (already checked to be a string or an object).
-pub fn tool_choice<'a>(choice: &'a Value, degraded: &mut Degraded) -> Result<Choice<'a>, EngineError> {
+pub fn tool_choice<'a>(
+    choice: &'a Value,
+    degraded: &mut Degraded,
+) -> Result<Choice<'a>, EngineError> {
     let choice = match choice {
         Value::String(mode) => {
             return Ok(match mode.as_str() {
@@ -285,7 +308,10 @@ mod tests {
 
     #[test]
     fn flat_names() {
-        assert_eq!(flat_tool_name("multi_agent_v1", "close_agent"), "multi_agent_v1__close_agent");
+        assert_eq!(
+            flat_tool_name("multi_agent_v1", "close_agent"),
+            "multi_agent_v1__close_agent"
+        );
         let long = flat_tool_name(&"n".repeat(40), &"t".repeat(30));
         assert_eq!(long.chars().count(), 64);
         assert!(long.starts_with(&format!("{}__{}_", "n".repeat(40), "t".repeat(13))));
