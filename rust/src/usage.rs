@@ -46,7 +46,7 @@ pub fn count(v: &Val) -> Option<u64> {
 impl Usage {
     pub fn from_raw(u: &UsageRaw) -> Usage {
         // A `*_details` member that is not an object contributes nothing.
-        fn detail<'a>(d: &'a Details, field: fn(&Details) -> &Val) -> Option<&'a Val> {
+        fn detail(d: &Details, field: fn(&Details) -> &Val) -> Option<&Val> {
             if d.is_object {
                 Some(field(d))
             } else {
@@ -71,7 +71,14 @@ impl Usage {
             detail(&u.completion_tokens_details, |d| &d.reasoning_tokens),
             detail(&u.output_tokens_details, |d| &d.reasoning_tokens),
         ]);
-        Usage { input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens, total_tokens }
+        Usage {
+            input_tokens,
+            cached_tokens,
+            cache_write_tokens,
+            output_tokens,
+            reasoning_tokens,
+            total_tokens,
+        }
     }
 
     /// Append the Responses usage object (contract §3.1).

@@ -202,6 +202,9 @@ pub struct Choice {
     pub index: Val,
     pub delta: Delta,
     pub finish_reason: Val,
+    /// Kind of the choice's own `usage` (Moonshot/Kimi put it there); fields in `usage_raw`.
+    pub usage: Kind,
+    pub usage_raw: UsageRaw,
 }
 
 impl Choice {
@@ -210,6 +213,8 @@ impl Choice {
         self.index.reset();
         self.delta.reset();
         self.finish_reason.reset();
+        self.usage = Kind::Absent;
+        self.usage_raw.reset();
     }
 }
 
@@ -230,9 +235,11 @@ pub struct Chunk {
 
 impl Chunk {
     /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2).
-    pub fn parse(&mut self, data: &[u8]) -> Result<(), serde_json::Error> {
+    /// Takes `&str`: the SSE decoder already made the payload valid UTF-8, and serde_json's
+    /// `from_str` does not validate every string again as `from_slice` does.
+    pub fn parse(&mut self, data: &str) -> Result<(), serde_json::Error> {
         self.reset();
-        let mut de = serde_json::Deserializer::from_slice(data);
+        let mut de = serde_json::Deserializer::from_str(data);
         ChunkSeed(self).deserialize(&mut de)?;
         de.end()
     }
@@ -523,7 +530,7 @@ impl<'de> Visitor<'de> for ChunkSeed<'_> {
                 }
                 Key::Usage => {
                     c.reset_usage();
-                    map.next_value_seed(UsageSeed(c))?;
+                    map.next_value_seed(UsageSeed(&mut c.usage, &mut c.usage_raw))?;
                 }
                 Key::Choices => {
                     c.reset_choices();
@@ -593,7 +600,8 @@ impl<'de> Visitor<'de> for ErrorSeed<'_> {
     }
 }
 
-struct UsageSeed<'a>(&'a mut Chunk);
+/// A `usage` value: its kind and, for an object, the fields the mapping reads.
+struct UsageSeed<'a>(&'a mut Kind, &'a mut UsageRaw);
 
 impl<'de> DeserializeSeed<'de> for UsageSeed<'_> {
     type Value = ();
@@ -607,15 +615,15 @@ impl<'de> Visitor<'de> for UsageSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    non_container_kinds!(|s: Self, k: Kind| s.0.usage = k);
+    non_container_kinds!(|s: Self, k: Kind| *s.0 = k);
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
         ValidateVisitor.visit_seq(seq)?;
-        self.0.usage = Kind::Array;
+        *self.0 = Kind::Array;
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.0.usage = Kind::Object;
-        let u = &mut self.0.usage_raw;
+        *self.0 = Kind::Object;
+        let u = self.1;
         while let Some(key) = map.next_key::<Key>()? {
             let slot = match key {
                 Key::PromptTokens => &mut u.prompt_tokens,
@@ -760,6 +768,11 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
                 Key::Delta => {
                     c.delta.reset();
                     map.next_value_seed(DeltaSeed(&mut c.delta))?;
+                }
+                Key::Usage => {
+                    c.usage = Kind::Absent;
+                    c.usage_raw.reset();
+                    map.next_value_seed(UsageSeed(&mut c.usage, &mut c.usage_raw))?;
                 }
                 _ => {
                     map.next_value::<Validate>()?;
@@ -940,7 +953,7 @@ mod tests {
 
     fn parse(s: &str) -> Result<Chunk, serde_json::Error> {
         let mut c = Chunk::default();
-        c.parse(s.as_bytes()).map(|_| c)
+        c.parse(s).map(|_| c)
     }
 
     #[test]
@@ -961,10 +974,16 @@ mod tests {
 
     #[test]
     fn duplicate_keys_last_wins_even_with_wrong_type() {
-        let c = parse(r#"{"choices":[{"delta":{"content":"a","content":5}}],"usage":{"prompt_tokens":1},"usage":3}"#).unwrap();
+        let c = parse(
+            r#"{"choices":[{"delta":{"content":"a","content":5}}],"usage":{"prompt_tokens":1},"usage":3}"#,
+        )
+        .unwrap();
         assert_eq!(c.choices()[0].delta.content.kind, Kind::Int(5));
         assert_eq!(c.usage, Kind::Int(3));
-        let c = parse(r#"{"choices":[{"delta":{"tool_calls":[{"id":"a"},{"id":"b"}],"tool_calls":[{"id":"c"}]}}]}"#).unwrap();
+        let c = parse(
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a"},{"id":"b"}],"tool_calls":[{"id":"c"}]}}]}"#,
+        )
+        .unwrap();
         let d = &c.choices()[0].delta;
         assert_eq!(d.fragments().len(), 1);
         assert_eq!(d.fragments()[0].id.as_str(), Some("c"));
@@ -973,8 +992,8 @@ mod tests {
     #[test]
     fn reuse_resets_everything() {
         let mut c = Chunk::default();
-        c.parse(br#"{"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1},"error":"x"}"#).unwrap();
-        c.parse(br#"{"choices":[{"delta":{}}]}"#).unwrap();
+        c.parse(r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1},"error":"x"}"#).unwrap();
+        c.parse(r#"{"choices":[{"delta":{}}]}"#).unwrap();
         assert!(c.choices()[0].delta.content.is_absent());
         assert!(c.choices()[0].finish_reason.is_absent());
         assert_eq!(c.usage, Kind::Absent);

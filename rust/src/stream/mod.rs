@@ -14,7 +14,7 @@ use crate::json::write_str;
 use crate::profiles::Profile;
 use crate::sse::SseDecoder;
 use crate::usage::Usage;
-use chunk::{Chunk, Choice, ErrorRaw, Fragment, Kind};
+use chunk::{Choice, Chunk, ErrorRaw, Fragment, Kind};
 use events::{write_u32, Ev, EventWriter, IdKind};
 use think::{Piece, ThinkSplitter};
 use tools::{custom_input, CallKind, Calls, ToolMap};
@@ -160,7 +160,7 @@ impl Translator {
             return;
         }
         let Translator { sse, chunk, think, st } = self;
-        sse.feed(input, |data| on_data(chunk, think, st, data, out));
+        sse.feed_str(input, |data| on_data(chunk, think, st, data, out));
     }
 
     /// Upstream EOF: pending data, closing events and exactly one terminal event.
@@ -170,14 +170,14 @@ impl Translator {
             return;
         }
         let Translator { sse, chunk, think, st } = self;
-        sse.finish(|data| on_data(chunk, think, st, data, out));
+        sse.finish_str(|data| on_data(chunk, think, st, data, out));
         if !self.st.done {
             end_of_stream(&mut self.think, &mut self.st, true, out);
         }
     }
 
     /// One already-framed payload (used by the non-streaming conversion).
-    pub fn feed_payload(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+    pub fn feed_payload(&mut self, payload: &str, out: &mut Vec<u8>) {
         self.st.start(out);
         let Translator { chunk, think, st, .. } = self;
         on_data(chunk, think, st, payload, out);
@@ -275,11 +275,11 @@ fn is_failing(finish: &str) -> bool {
 }
 
 /// One SSE data payload (contract §3.3).
-fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &[u8], out: &mut Vec<u8>) {
+fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &str, out: &mut Vec<u8>) {
     if st.done {
         return;
     }
-    let stripped = strip_ws(data);
+    let stripped = strip_ws(data.as_bytes());
     if stripped.is_empty() {
         return;
     }
@@ -308,6 +308,10 @@ fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &
         if !matches!(choice.index.kind, Kind::Absent | Kind::Null | Kind::Int(0)) {
             st.degrade("stream:extra_choices");
             continue;
+        }
+        // Moonshot/Kimi put usage on the choice; a top-level usage object wins.
+        if chunk.usage != Kind::Object && choice.usage == Kind::Object {
+            st.usage = Some(Usage::from_raw(&choice.usage_raw));
         }
         on_choice(choice, think, st, out);
     }
@@ -394,7 +398,13 @@ impl State {
     }
 
     /// The response object (contract §3.1) with the current status.
-    fn write_response(&self, out: &mut Vec<u8>, with_items: bool, error: Option<(&str, &str)>, incomplete: Option<&str>) {
+    fn write_response(
+        &self,
+        out: &mut Vec<u8>,
+        with_items: bool,
+        error: Option<(&str, &str)>,
+        incomplete: Option<&str>,
+    ) {
         out.extend_from_slice(&self.resp_head);
         out.push(b'"');
         out.extend_from_slice(self.status.as_str().as_bytes());
@@ -437,7 +447,13 @@ impl State {
         out.push(b'}');
     }
 
-    fn terminal_event(&mut self, ev: Ev, error: Option<(&str, &str)>, incomplete: Option<&str>, out: &mut Vec<u8>) {
+    fn terminal_event(
+        &mut self,
+        ev: Ev,
+        error: Option<(&str, &str)>,
+        incomplete: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
         let mut response = std::mem::take(&mut self.terminal);
         response.clear();
         self.write_response(&mut response, true, error, incomplete);
@@ -494,7 +510,9 @@ impl State {
                 EventWriter::end(out);
                 self.ev.begin(out, Ev::SummaryPartAdded);
                 self.ev.item_ref(out, IdKind::Reasoning, n);
-                out.extend_from_slice(b",\"summary_index\":0,\"part\":{\"type\":\"summary_text\",\"text\":\"\"}");
+                out.extend_from_slice(
+                    b",\"summary_index\":0,\"part\":{\"type\":\"summary_text\",\"text\":\"\"}",
+                );
                 EventWriter::end(out);
                 n
             }
@@ -627,7 +645,9 @@ impl State {
                 let d = &mut self.done_items;
                 d.extend_from_slice(b"{\"id\":");
                 self.ev.write_id(d, IdKind::Reasoning, n);
-                d.extend_from_slice(b",\"type\":\"reasoning\",\"summary\":[{\"type\":\"summary_text\",\"text\":");
+                d.extend_from_slice(
+                    b",\"type\":\"reasoning\",\"summary\":[{\"type\":\"summary_text\",\"text\":",
+                );
                 write_str(d, &self.reasoning_text);
                 d.extend_from_slice(b"}]}");
                 self.item_done(n, start, out);
@@ -739,7 +759,9 @@ impl State {
     /// Send the arguments not sent yet (function calls only; custom calls send at close).
     fn send_args(&mut self, i: usize, out: &mut Vec<u8>) {
         let call = &mut self.calls.list[i];
-        let (Some(n), Some(CallKind::Function | CallKind::Namespace { .. })) = (call.output_index, &call.kind) else {
+        let (Some(n), Some(CallKind::Function | CallKind::Namespace { .. })) =
+            (call.output_index, &call.kind)
+        else {
             return;
         };
         if call.sent == call.args.len() {
@@ -885,7 +907,6 @@ pub fn normalize_error_code(code: Option<&str>, kind: &str, message: &str) -> St
         code.unwrap_or("server_error").to_string()
     }
 }
-
 
 #[cfg(test)]
 mod tests;

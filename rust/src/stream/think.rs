@@ -289,7 +289,10 @@ mod tests {
 
     #[test]
     fn on_mode() {
-        assert_eq!(run(ThinkTags::On, &["<think>\n plan</think>\n\nanswer"]), v(&[('R', "plan"), ('T', "answer")]));
+        assert_eq!(
+            run(ThinkTags::On, &["<think>\n plan</think>\n\nanswer"]),
+            v(&[('R', "plan"), ('T', "answer")])
+        );
         assert_eq!(run(ThinkTags::On, &["a<b>c"]), v(&[('T', "a<b>c")]));
         // A closing tag never opened is dropped, reported, and whitespace after it dropped too.
         assert_eq!(
@@ -302,7 +305,10 @@ mod tests {
         // An opening tag inside reasoning is literal.
         assert_eq!(run(ThinkTags::On, &["<think>a<think>b"]), v(&[('R', "a<think>b")]));
         // Tag split across chunks: held, then decided.
-        assert_eq!(run(ThinkTags::On, &["a<thi", "nk>b</th", "ought>c"]), v(&[('T', "a"), ('R', "b"), ('T', "c")]));
+        assert_eq!(
+            run(ThinkTags::On, &["a<thi", "nk>b</th", "ought>c"]),
+            v(&[('T', "a"), ('R', "b"), ('T', "c")])
+        );
         // Whitespace after a switch is dropped across chunks too.
         assert_eq!(run(ThinkTags::On, &["<think>", "  ", "\n r"]), v(&[('R', "r")]));
     }

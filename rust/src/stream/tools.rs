@@ -10,7 +10,10 @@ pub enum CallKind {
     Function,
     Custom,
     /// A flattened namespace tool: the original name and its namespace.
-    Namespace { namespace: String, name: String },
+    Namespace {
+        namespace: String,
+        name: String,
+    },
 }
 
 /// One tool call, in creation order.
@@ -171,7 +174,7 @@ mod tests {
 
     fn frags(json: &str) -> Chunk {
         let mut c = Chunk::default();
-        c.parse(format!(r#"{{"choices":[{{"delta":{{"tool_calls":{json}}}}}]}}"#).as_bytes()).unwrap();
+        c.parse(&format!(r#"{{"choices":[{{"delta":{{"tool_calls":{json}}}}}]}}"#)).unwrap();
         c
     }
 
@@ -236,7 +239,10 @@ mod tests {
 
     #[test]
     fn tool_map() {
-        let m = ToolMap::parse(Some(br#"{"custom":["apply_patch"],"namespaces":{"mcp__fs__read":["mcp__fs","read"]}}"#)).unwrap();
+        let m = ToolMap::parse(Some(
+            br#"{"custom":["apply_patch"],"namespaces":{"mcp__fs__read":["mcp__fs","read"]}}"#,
+        ))
+        .unwrap();
         assert_eq!(m.classify("apply_patch"), CallKind::Custom);
         assert_eq!(
             m.classify("mcp__fs__read"),
@@ -247,7 +253,10 @@ mod tests {
         assert!(ToolMap::parse(Some(b"{")).is_err());
         assert!(ToolMap::parse(None).is_ok());
         // Entries of the wrong shape are ignored.
-        let m = ToolMap::parse(Some(br#"{"custom":["a",1],"namespaces":{"x":["n"],"y":["n","y",1],"z":["n","zz"]}}"#)).unwrap();
+        let m = ToolMap::parse(Some(
+            br#"{"custom":["a",1],"namespaces":{"x":["n"],"y":["n","y",1],"z":["n","zz"]}}"#,
+        ))
+        .unwrap();
         assert_eq!(m.classify("a"), CallKind::Custom);
         assert_eq!(m.classify("x"), CallKind::Function);
         assert_eq!(m.classify("y"), CallKind::Function);
