@@ -374,7 +374,7 @@ def test_cut_stream_fails_instead_of_completing(client: openai.OpenAI) -> None:
     assert "finish_reason" in events[-1].response.error.message
 
 
-def test_keepalive_comments_during_a_pause(proxy: ProxyProcess, mock: MockUpstream) -> None:
+def test_keepalive_events_during_a_pause(proxy: ProxyProcess, mock: MockUpstream) -> None:
     mock.app.set_script({"turns": [{"stream": [
         {"choices": [{"index": 0, "delta": {"content": "thinking"}}]},
         {"sleep_ms": 1500},
@@ -382,10 +382,28 @@ def test_keepalive_comments_during_a_pause(proxy: ProxyProcess, mock: MockUpstre
         "[DONE]"]}]})
     resp = post(proxy, {"model": "m", "input": "hi", "stream": True})
     assert resp.status_code == 200
-    assert resp.text.count(": keep-alive\n\n") >= 2
     events = sse_events(resp.text)
+    types = [e["type"] for e in events]
+    # Keep-alives are real events (Codex's idle timer ignores SSE comments), in sequence.
+    first_delta = types.index("response.output_text.delta")
+    assert types[first_delta + 1:].count("response.in_progress") >= 2
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert events[-1]["type"] == "response.completed"
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == "thinking done"
+
+
+def test_keepalive_events_pass_the_sdk_stream_helper(client: openai.OpenAI,
+                                                     mock: MockUpstream) -> None:
+    mock.app.set_script({"turns": [{"stream": [
+        {"choices": [{"index": 0, "delta": {"reasoning_content": "hmm"}}]},
+        {"sleep_ms": 1000},
+        {"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]},
+        "[DONE]"]}]})
+    with client.responses.stream(model="m", input="hi") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds.count("response.in_progress") >= 2
+    assert final.status == "completed" and final.output_text == "ok"
 
 
 def test_idle_upstream_mid_stream_fails_with_read_timeout(proxy: ProxyProcess) -> None:
@@ -393,7 +411,7 @@ def test_idle_upstream_mid_stream_fails_with_read_timeout(proxy: ProxyProcess) -
     events = sse_events(resp.text)
     assert events[-1]["type"] == "response.failed"
     assert "read timeout" in events[-1]["response"]["error"]["message"]
-    assert ": keep-alive" in resp.text
+    assert [e["type"] for e in events].count("response.in_progress") >= 3  # 1 + keep-alives
 
 
 def test_client_disconnect_cancels_the_upstream(proxy: ProxyProcess,

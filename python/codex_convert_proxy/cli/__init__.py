@@ -326,7 +326,8 @@ def _serve(config: Any, engine: str, workers: int, demo: bool, mock: Any) -> int
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
 
-    common = dict(loop="auto", http="auto", lifespan="on", access_log=False, log_config=None,
+    common = dict(loop="auto", http="auto", ws="none", lifespan="on", access_log=False,
+                  log_config=None,
                   log_level=config.log_level if config.log_level != "trace" else "debug",
                   timeout_keep_alive=30, timeout_graceful_shutdown=30, backlog=2048,
                   server_header=False)
@@ -380,8 +381,12 @@ def _run_workers(uv_config: Any, sock: socket.socket) -> None:
 
 def _banner(log: Any, config: Any, url: str, engine: str, workers: int, demo: bool,
             mock: Any) -> None:
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     lines = [f"codex-convert-proxy {_version()} listening on {url} "
-             f"(engine {engine}, {workers} worker{'s' if workers > 1 else ''})"]
+             f"(engine {engine}, {workers} worker{'s' if workers > 1 else ''}, {loop}/{http})"]
     if demo:
         lines.append(f"no backend configured: using the built-in mock upstream at "
                      f"{mock.base_url} (demo mode; `codex-convert-proxy init` writes a real "
@@ -443,7 +448,7 @@ log_body = false                 # dump bodies to log_dir/bodies (keys redacted)
 conversation_ttl_seconds = 7200  # previous_response_id memory (0 disables it)
 client_api_keys = []             # inbound keys clients must send (empty: no inbound auth)
 max_body_bytes = 33554432        # larger requests get 413
-keepalive_seconds = 15           # ": keep-alive" comment after this much stream silence
+keepalive_seconds = 15           # keep-alive event after this much stream silence
 
 [retries]                        # before the first byte only: connect errors, 5xx, short 429s
 count = 2

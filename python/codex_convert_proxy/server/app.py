@@ -45,6 +45,7 @@ _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
                 (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 # "store": false at any depth, not inside a string (there its quotes would be escaped).
 _STORE_FALSE = re.compile(rb'(?<!\\)"store"\s*:\s*false')
+_METRIC_CODE = re.compile(r"^[a-z0-9_]{1,40}$")
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                          b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
                          b"upgrade", b"host", b"content-length"})
@@ -185,7 +186,8 @@ class ProxyApp:
         self.metrics.inc("ccp_requests_total", (rl.backend, rl.route, str(rl.status)))
         for feature in rl.degraded:
             self.metrics.inc("ccp_degraded_total", (feature,))
-        parts = [f"{rl.method} {rl.path} status={rl.status} backend={rl.backend} "
+        path = rl.path if rl.path.isprintable() and " " not in rl.path else json.dumps(rl.path)
+        parts = [f"{rl.method} {path} status={rl.status} backend={rl.backend} "
                  f"route={rl.route} id={rl.response_id} ms={duration * 1000:.0f}"]
         if rl.stream is not None:
             parts.append(f"stream={int(rl.stream)}")
@@ -387,7 +389,9 @@ class ProxyApp:
             response = translator.response or {}
             error = response.get("error") or {}
             code = str(error.get("code") or "server_error")
-            self.metrics.inc("ccp_stream_failures_total", (backend.name, code))
+            # The code comes from the upstream: keep the label set small and clean.
+            label = code if _METRIC_CODE.match(code) else "other"
+            self.metrics.inc("ccp_stream_failures_total", (backend.name, label))
             if not rl.detail:
                 rl.detail = f"{code}: {error.get('message', '')}"
 

@@ -130,10 +130,13 @@ class DisconnectGuard:
         self.watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                break
+        try:
+            while True:
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    break
+        except Exception:  # noqa: BLE001 - a server whose receive() fails: treat as gone
+            pass
         if not self.finished and self.task is not None:
             self.disconnected = True
             self.task.cancel()

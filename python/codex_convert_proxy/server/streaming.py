@@ -3,14 +3,15 @@
 Per upstream read: one `readany()`, one `translator.feed(chunk)` (bytes in, bytes out; all the
 events produced by that read come back as one bytes object), and one ASGI `send` (skipped when
 the engine produced nothing). No Python object per event, no log line per event. A side task
-writes `: keep-alive` comments when nothing was sent for `keepalive_seconds`; the request's
+writes the translator's keep-alive event (`response.in_progress`) when nothing was sent for
+`keepalive_seconds`; the request's
 DisconnectGuard cancels this coroutine when the client goes away, and the `finally` closes the
 upstream response so its connection is dropped at once.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import aiohttp
 
@@ -18,33 +19,42 @@ from .asgi import RawHeaders, Send
 
 __all__ = ["KeepAlive", "StreamOutcome", "relay_stream", "relay_passthrough"]
 
-KEEPALIVE_COMMENT = b": keep-alive\n\n"
-
-
 class KeepAlive:
-    """Sends an SSE comment whenever the stream has been idle for `interval` seconds."""
+    """After `interval` seconds without output, sends the translator's keep-alive event (a
+    `response.in_progress` snapshot: Codex's idle timer ignores SSE comments, and it keeps
+    intermediaries from timing out too). `interval` 0 disables it.
 
-    __slots__ = ("send", "interval", "last", "task", "loop", "sent")
+    The relay marks `busy` while one of its sends is in flight: the keep-alive event carries the
+    next sequence number, so it must not overtake output that was already produced.
+    """
 
-    def __init__(self, send: Send, interval: float) -> None:
+    __slots__ = ("send", "make", "interval", "last", "busy", "task", "loop", "sent")
+
+    def __init__(self, send: Send, make: Callable[[], bytes], interval: float) -> None:
         self.send = send
+        self.make = make
         self.interval = interval
         self.loop = asyncio.get_running_loop()
         self.last = self.loop.time()
+        self.busy = False
         self.sent = 0
-        self.task: Optional[asyncio.Task] = self.loop.create_task(self._run())
+        self.task: Optional[asyncio.Task] = (
+            self.loop.create_task(self._run()) if interval > 0 else None)
 
     async def _run(self) -> None:
         interval = self.interval
         while True:
             wait = self.last + interval - self.loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if wait > 0 or self.busy:
+                await asyncio.sleep(wait if wait > 0 else interval)
                 continue
-            # Our output always ends on an event boundary, so a comment can go between any two
-            # sends; uvicorn writes each send whole.
-            await self.send({"type": "http.response.body", "body": KEEPALIVE_COMMENT,
-                             "more_body": True})
+            try:
+                body = self.make()
+                if not body:  # the stream is over
+                    return
+                await self.send({"type": "http.response.body", "body": body, "more_body": True})
+            except Exception:  # noqa: BLE001 - client gone or engine fault: the relay sees it
+                return
             self.sent += 1
             self.last = self.loop.time()
 
@@ -87,8 +97,7 @@ async def relay_stream(send: Send, resp: aiohttp.ClientResponse, translator: Any
         if dump is not None:
             dump.append(first)
         await send({"type": "http.response.body", "body": first, "more_body": True})
-        if keepalive_seconds > 0:
-            keepalive = KeepAlive(send, keepalive_seconds)
+        keepalive = KeepAlive(send, translator.keepalive, keepalive_seconds)
         try:
             while True:
                 chunk = await read()
@@ -102,9 +111,10 @@ async def relay_stream(send: Send, resp: aiohttp.ClientResponse, translator: Any
                 if out:
                     if dump is not None:
                         dump.append(out)
+                    keepalive.busy = True
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-                    if keepalive is not None:
-                        keepalive.last = loop.time()
+                    keepalive.busy = False
+                    keepalive.last = loop.time()
                 if translator.done:
                     outcome.how = "done"
                     break
