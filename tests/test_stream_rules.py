@@ -6,7 +6,9 @@ import json
 import pytest
 
 from streamkit import (
+    APPLY_PATCH,
     DONE,
+    TOOL_MAP,
     chunk,
     check_invariants,
     tool_delta,
@@ -248,8 +250,6 @@ def test_text_before_tool_call_is_closed_first(engine):
     assert done_msg < r.types.index("response.output_item.added", 3)
 
 
-APPLY_PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch"
-TOOL_MAP = json.dumps({"custom": ["apply_patch"], "namespaces": {"multi_agent_v1__spawn_agent": ["multi_agent_v1", "spawn_agent"]}}).encode()
 
 
 def test_custom_tool_comes_back_as_custom_tool_call_with_raw_input(engine):
@@ -440,6 +440,533 @@ def test_failing_finish_reason_closes_nothing(engine):
     body = chunk(tool_delta(0, "c", "exec_command", '{"cmd":"rm -rf /tm')) + chunk({}, "network_error") + DONE
     r = translate(engine, body, provider="glm")
     assert r.types[-1] == "response.failed" and "response.output_item.done" not in r.types
+
+
+# --------------------------------------------------------------------------- contract §1, §3.1, §3.2
+# The exact bytes of a small stream: framing, key order, the JSON text rules (no spaces, escapes,
+# raw non-ASCII / U+2028 / U+007F), the default echo and the usage shape, written out by hand.
+
+_R_HEAD = '{"id":"resp_test","object":"response","created_at":1700000000,"status":"%s","model":"m","output":[%s],'
+_R_ECHO = '"instructions":null,"metadata":{},"parallel_tool_calls":true,"temperature":null,"tool_choice":"auto","tools":[],"top_p":null,'
+_R_TAIL = '"error":null,"incomplete_details":null,"usage":%s}'
+
+
+def test_golden_bytes_of_a_text_stream(engine):
+    text = 'Hi "q" \\ \n\t\x01\x1f é \u2028\x7f 😀'
+    text_json = '"Hi \\"q\\" \\\\ \\n\\t\\u0001\\u001f é \u2028\x7f 😀"'
+    body = chunk({"content": text}) + chunk({}, "stop", usage={"prompt_tokens": 3, "completion_tokens": 1}) + DONE
+    r = translate(engine, body, model="m")
+    start = (_R_HEAD % ("in_progress", "")) + _R_ECHO + (_R_TAIL % "null")
+    part = '{"type":"output_text","text":%s,"annotations":[]}' % text_json
+    item = '{"id":"msg_test_0","type":"message","status":"completed","content":[%s],"role":"assistant"}' % part
+    ids = '"item_id":"msg_test_0","output_index":0,"content_index":0'
+    usage = ('{"input_tokens":3,"input_tokens_details":{"cached_tokens":0,"cache_write_tokens":0},'
+             '"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":4}')
+    final = (_R_HEAD % ("completed", item)) + _R_ECHO + (_R_TAIL % usage)
+    events = [
+        ("response.created", '"response":' + start),
+        ("response.in_progress", '"response":' + start),
+        ("response.output_item.added", '"output_index":0,"item":{"id":"msg_test_0","type":"message","status":"in_progress","content":[],"role":"assistant"}'),
+        ("response.content_part.added", ids + ',"part":{"type":"output_text","text":"","annotations":[]}'),
+        ("response.output_text.delta", ids + ',"delta":' + text_json + ',"logprobs":[]'),
+        ("response.output_text.done", ids + ',"text":' + text_json + ',"logprobs":[]'),
+        ("response.content_part.done", ids + ',"part":' + part),
+        ("response.output_item.done", '"output_index":0,"item":' + item),
+        ("response.completed", '"response":' + final),
+    ]
+    expected = "".join(
+        f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{n},{fields}}}\n\n' for n, (kind, fields) in enumerate(events)
+    )
+    assert r.raw.decode("utf-8") == expected
+    assert r.translator.terminal_response == final.encode("utf-8")
+
+
+def test_golden_bytes_of_call_items(engine):
+    body = finish_ok(
+        chunk(tool_delta(0, "call_1", "multi_agent_v1__spawn_agent", '{"task": "x"}')),
+        chunk(tool_delta(1, "call_2", "apply_patch", json.dumps({"input": "P"}))),
+        reason="tool_calls",
+    )
+    done = [line for line in translate(engine, body, tool_map=TOOL_MAP).raw.decode().split("\n")
+            if line.startswith('data: {"type":"response.output_item.done"')]
+    assert done == [
+        'data: {"type":"response.output_item.done","sequence_number":6,"output_index":0,"item":{"id":"fc_test_0",'
+        '"type":"function_call","status":"completed","arguments":"{\\"task\\": \\"x\\"}","call_id":"call_1",'
+        '"name":"spawn_agent","namespace":"multi_agent_v1"}}',
+        'data: {"type":"response.output_item.done","sequence_number":9,"output_index":1,"item":{"id":"ctc_test_1",'
+        '"type":"custom_tool_call","status":"completed","call_id":"call_2","name":"apply_patch","input":"P"}}',
+    ]
+
+
+@pytest.mark.parametrize("response_id,suffix", [("abc", "abc"), ("resp_resp_x", "resp_x"), ("resp_", ""), ("RESP_1", "RESP_1")])
+def test_item_ids_derive_from_the_response_id(engine, response_id, suffix):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("openai", "m", response_id, 1, engine=engine)
+    out = t.start() + t.feed(finish_ok(chunk({"reasoning_content": "r"}), chunk({"content": "t"}),
+                                       chunk(tool_delta(0, None, "f", "{}")), reason="tool_calls")) + t.finish()
+    from streamkit import parse_events
+
+    events = parse_events(out)
+    check_invariants(events)
+    final = events[-1]["response"]
+    assert final["id"] == response_id
+    assert [o["id"] for o in final["output"]] == [f"rs_{suffix}_0", f"msg_{suffix}_1", f"fc_{suffix}_2"]
+    assert final["output"][2]["call_id"] == f"call_{suffix}_2"
+
+
+def test_start_is_sent_once_and_feed_implies_it(engine):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine)
+    from streamkit import parse_events
+
+    first = [e["type"] for e in parse_events(t.feed(chunk({"content": "x"})))]
+    assert first[:2] == ["response.created", "response.in_progress"] and first.count("response.in_progress") == 1
+    assert t.start() == b""
+    assert t.status == "in_progress" and not t.done and t.response is None
+
+
+def test_event_counts_match_what_was_sent(engine):
+    r = translate(engine, finish_ok(chunk({"reasoning_content": "r"}), chunk({"content": "a"}), chunk({"content": "b"})))
+    counts = r.translator.event_counts()
+    assert counts == {kind: r.types.count(kind) for kind in set(r.types)}
+    assert counts["response.output_text.delta"] == 2
+
+
+# --------------------------------------------------------------------------- §3.3 chunk handling
+
+
+@pytest.mark.parametrize("done", [b"data: [DONE]\n\n", b"data:  [DONE] \t\n\n", b"data:[DONE]\r\n\r\n", b"data: \ndata: [DONE]\n\n"])
+def test_done_marker_with_ascii_whitespace_ends_the_stream(engine, done):
+    body = chunk({"content": "x"}) + chunk({}, "stop") + done + chunk({"content": "after"})
+    r = translate(engine, body)
+    assert r.types[-1] == "response.completed" and "after" not in r.raw.decode()
+
+
+def test_done_marker_with_other_text_is_a_malformed_chunk(engine):
+    r = translate(engine, chunk({"content": "x"}) + b"data: [DONE]x\n\n" + chunk({}, "stop"))
+    assert r.types[-1] == "response.completed" and r.translator.degraded == ("stream:malformed_chunk",)
+
+
+def test_empty_and_comment_only_events_are_ignored_silently(engine):
+    body = b"data:\n\n: ping\n\ndata: \n\nevent: x\n\n" + finish_ok(chunk({"content": "x"}))
+    r = translate(engine, body)
+    assert r.output[0]["content"][0]["text"] == "x" and r.translator.degraded == ()
+
+
+def test_null_error_field_is_not_a_failure(engine):
+    body = b'data: {"error":null,"choices":[{"index":0,"delta":{"content":"fine"}}]}\n\n' + chunk({}, "stop") + DONE
+    r = translate(engine, body)
+    assert r.types[-1] == "response.completed" and r.output[0]["content"][0]["text"] == "fine"
+
+
+def test_error_of_another_type_is_ignored(engine):
+    # Only an object or a string error fails the stream (§3.3.3).
+    body = b'data: {"error":5,"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n' + chunk({}, "stop") + DONE
+    assert translate(engine, body).types[-1] == "response.completed"
+
+
+def test_the_last_usage_object_wins(engine):
+    first = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    body = finish_ok(chunk({"content": "x"}, usage=first), chunk(usage=USAGE, choices=False))
+    assert translate(engine, body).response["usage"]["total_tokens"] == 18
+
+
+def test_choice_without_index_is_used(engine):
+    body = b'data: {"choices":[{"delta":{"content":"no index"}}]}\n\n' + b'data: {"choices":[{"finish_reason":"stop"}]}\n\n'
+    r = translate(engine, body)
+    assert r.types[-1] == "response.completed" and r.output[0]["content"][0]["text"] == "no index"
+
+
+def test_choice_zero_is_found_after_another_choice_in_the_same_chunk(engine):
+    body = b'data: {"choices":[{"index":1,"delta":{"content":"B"}},{"index":0,"delta":{"content":"A"},"finish_reason":"stop"}]}\n\n'
+    r = translate(engine, body)
+    assert r.output[0]["content"][0]["text"] == "A" and r.translator.degraded == ("stream:extra_choices",)
+
+
+def test_extra_choices_are_reported_once(engine):
+    extra = b'data: {"choices":[{"index":1,"delta":{"content":"o"}}]}\n\n'
+    r = translate(engine, finish_ok(extra, chunk({"content": "a"}), extra, extra))
+    assert r.translator.degraded == ("stream:extra_choices",)
+
+
+def test_non_object_delta_still_carries_the_finish_reason(engine):
+    body = chunk({"content": "x"}) + b'data: {"choices":[{"index":0,"delta":"oops","finish_reason":"length"}]}\n\n'
+    r = translate(engine, body)
+    assert r.types[-1] == "response.incomplete"
+
+
+def test_empty_reasoning_content_falls_back_to_reasoning(engine):
+    r = translate(engine, finish_ok(chunk({"reasoning_content": "", "reasoning": "alt"}), chunk({"content": "x"})))
+    assert r.output[0]["summary"][0]["text"] == "alt"
+
+
+def test_reasoning_content_wins_over_reasoning(engine):
+    r = translate(engine, finish_ok(chunk({"reasoning_content": "main", "reasoning": "alt"})))
+    assert r.output[0]["summary"][0]["text"] == "main"
+
+
+def test_one_delta_with_every_field_is_read_in_contract_order(engine):
+    delta = {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}],
+             "refusal": "no", "content": "text", "reasoning_content": "think"}
+    r = translate(engine, finish_ok(chunk(delta), reason="tool_calls"))
+    assert [o["type"] for o in r.output] == ["reasoning", "message", "function_call"]
+    assert r.output[1]["content"] == [{"type": "output_text", "text": "text", "annotations": []},
+                                      {"type": "refusal", "refusal": "no"}]
+    check_invariants(r.events)
+
+
+def test_empty_finish_reason_is_not_a_finish_reason(engine):
+    r = translate(engine, chunk({"content": "x"}, "") + chunk({}, ""))
+    assert r.types[-1] == "response.failed"
+    assert r.response["error"]["message"] == "upstream stream ended before a finish_reason"
+
+
+def test_the_first_finish_reason_wins(engine):
+    r = translate(engine, chunk({"content": "x"}) + chunk({}, "length") + chunk({}, "stop") + DONE)
+    assert r.types[-1] == "response.incomplete"
+
+
+@pytest.mark.parametrize("reason", ["tool_calls", "function_call", "eos", "end_turn"])
+def test_other_finish_reasons_complete(engine, reason):
+    assert translate(engine, finish_ok(chunk({"content": "x"}), reason=reason)).types[-1] == "response.completed"
+
+
+# --------------------------------------------------------------------------- item lifecycle
+
+
+def test_refusal_text_refusal_are_three_parts_of_one_message(engine):
+    r = translate(engine, finish_ok(chunk({"refusal": "r1"}), chunk({"content": "t"}), chunk({"refusal": "r2"})))
+    assert len(r.output) == 1
+    assert [(p["type"], p.get("text", p.get("refusal"))) for p in r.output[0]["content"]] == [
+        ("refusal", "r1"), ("output_text", "t"), ("refusal", "r2")]
+    assert [e["content_index"] for e in r.of("response.content_part.added")] == [0, 1, 2]
+    validate_with_sdk(r.events)
+
+
+def test_reasoning_is_closed_before_a_tool_call_is_announced(engine):
+    body = finish_ok(chunk({"reasoning_content": "plan"}), chunk(tool_delta(0, "c", "f", "{}")), reason="tool_calls")
+    r = translate(engine, body)
+    assert r.types.index("response.output_item.done") < r.types.index("response.output_item.added", 3)
+    assert [o["type"] for o in r.output] == ["reasoning", "function_call"]
+
+
+def test_text_while_calls_are_open_closes_first_and_output_keeps_index_order(engine):
+    # A message opened after a call started is closed before the calls at the end (§3.5), but the
+    # terminal output lists items in output_index order (§3.1).
+    body = finish_ok(
+        chunk(tool_delta(0, "a", "f", '{"n":1}')),
+        chunk({"content": "meanwhile"}),
+        chunk(tool_delta(1, "b", "g", '{"n":2}')),
+        reason="tool_calls",
+    )
+    r = translate(engine, body)
+    done_order = [e["output_index"] for e in r.of("response.output_item.done")]
+    assert done_order == [1, 0, 2]
+    assert [o["type"] for o in r.output] == ["function_call", "message", "function_call"]
+    assert [o["id"] for o in r.output] == ["fc_test_0", "msg_test_1", "fc_test_2"]
+    check_invariants(r.events)
+    validate_with_sdk(r.events)
+
+
+def test_incomplete_message_status(engine):
+    r = translate(engine, finish_ok(chunk({"content": "cut"}), reason="length"))
+    assert r.output[0]["status"] == "incomplete"
+    assert r.of("response.output_item.added")[0]["item"]["status"] == "in_progress"
+
+
+# --------------------------------------------------------------------------- §3.4 tool calls
+
+
+def test_id_arriving_before_the_name_becomes_the_call_id(engine):
+    body = finish_ok(chunk(tool_delta(0, None, None, '{"a":')), chunk(tool_delta(0, "late_id", "f", "1}")), reason="tool_calls")
+    r = translate(engine, body)
+    assert [(o["call_id"], o["arguments"]) for o in r.output] == [("late_id", '{"a":1}')]
+
+
+def test_id_arriving_after_the_call_was_announced_keeps_one_call(engine):
+    body = finish_ok(chunk(tool_delta(0, None, "f", '{"a":')), chunk(tool_delta(0, "late_id", None, "1}")), reason="tool_calls")
+    r = translate(engine, body)
+    assert len(r.output) == 1 and r.output[0]["arguments"] == '{"a":1}'
+    assert r.output[0]["call_id"] == r.of("response.output_item.added")[0]["item"]["call_id"]
+
+
+def test_fragment_with_neither_id_nor_index_starts_a_call_when_there_is_none(engine):
+    body = finish_ok(chunk({"tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}),
+                     chunk({"tool_calls": [{"function": {"arguments": ""}}]}), reason="tool_calls")
+    r = translate(engine, body)
+    assert [(o["call_id"], o["name"], o["arguments"]) for o in r.output] == [("call_test_0", "f", "{}")]
+
+
+def test_a_later_name_does_not_rename_a_call(engine):
+    body = finish_ok(chunk(tool_delta(0, "c", "first", "{}")), chunk(tool_delta(0, None, "second", None)), reason="tool_calls")
+    assert translate(engine, body).output[0]["name"] == "first"
+
+
+def test_arguments_buffered_before_the_name_go_out_as_one_delta(engine):
+    body = finish_ok(chunk(tool_delta(0, "c", None, '{"q"')), chunk(tool_delta(0, None, None, ':"x"')),
+                     chunk(tool_delta(0, None, "search", ',')), chunk(tool_delta(0, None, None, '"n":1}')), reason="tool_calls")
+    r = translate(engine, body)
+    # Everything up to and including the naming fragment in one delta, later text as it comes.
+    assert [e["delta"] for e in r.of("response.function_call_arguments.delta")] == ['{"q":"x",', '"n":1}']
+
+
+def test_wrongly_typed_fragment_fields_are_ignored(engine):
+    fragment = {"index": "0", "id": 7, "function": {"name": ["f"], "arguments": {"a": 1}}}
+    body = finish_ok(chunk({"tool_calls": [fragment, 5, None]}), chunk(tool_delta(0, "c", "f", "{}")), reason="tool_calls")
+    r = translate(engine, body)
+    assert [(o["name"], o["arguments"]) for o in r.output] == [("f", "{}")]
+    assert "stream:tool_call_without_name" in r.translator.degraded  # the fragment with no usable name
+
+
+@pytest.mark.parametrize("arguments,expected,reported", [
+    ('{"input": "P"}', "P", False),
+    ('{"patch": "P"}', "P", False),  # exactly one string value
+    ('"P"', "P", False),  # a JSON string
+    ('{"input": "P", "extra": 1}', "P", False),
+    ('{"input": 5}', '{"input": 5}', True),
+    ('{"a": "x", "b": "y"}', '{"a": "x", "b": "y"}', True),
+    ("[1]", "[1]", True),
+    ("", "", True),
+])
+def test_custom_tool_input_rules(engine, arguments, expected, reported):
+    pieces = [chunk(tool_delta(0, "c", "apply_patch", arguments[:3] or None))]
+    if arguments[3:]:
+        pieces.append(chunk(tool_delta(0, None, None, arguments[3:])))
+    r = translate(engine, finish_ok(*pieces, reason="tool_calls"), tool_map=TOOL_MAP)
+    assert r.output[0]["type"] == "custom_tool_call" and r.output[0]["input"] == expected
+    assert ("custom_tool:input_not_json" in r.translator.degraded) == reported
+    assert [e["delta"] for e in r.of("response.custom_tool_call_input.delta")] == ([expected] if expected else [])
+    check_invariants(r.events)
+    validate_with_sdk(r.events)
+
+
+def test_custom_tool_call_sends_nothing_until_it_closes(engine):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine, tool_map=TOOL_MAP)
+    from streamkit import parse_events
+
+    t.start()
+    early = parse_events(t.feed(chunk(tool_delta(0, "c", "apply_patch", '{"input": "*** Begin'))
+                                + chunk(tool_delta(0, None, None, ' Patch"}'))))
+    assert [e["type"] for e in early] == ["response.output_item.added"]  # announced, nothing more
+    assert early[0]["item"]["input"] == "" and early[0]["item"]["status"] == "in_progress"
+    late = parse_events(t.feed(chunk({}, "tool_calls")))
+    assert [e["type"] for e in late] == ["response.custom_tool_call_input.delta", "response.custom_tool_call_input.done",
+                                         "response.output_item.done"]
+    assert late[0]["delta"] == "*** Begin Patch" and late[2]["item"]["input"] == "*** Begin Patch"
+
+
+def test_namespace_is_on_the_added_item_too(engine):
+    body = finish_ok(chunk(tool_delta(0, "c", "multi_agent_v1__spawn_agent", "{}")), reason="tool_calls")
+    added = translate(engine, body, tool_map=TOOL_MAP).of("response.output_item.added")[0]["item"]
+    assert added["name"] == "spawn_agent" and added["namespace"] == "multi_agent_v1"
+
+
+def test_fragment_for_a_closed_call_is_dropped_and_reported(engine):
+    body = (chunk(tool_delta(0, "c", "f", '{"a":1}')) + chunk({}, "tool_calls")
+            + chunk(tool_delta(0, "c", None, ',"b":2}')) + DONE)
+    r = translate(engine, body)
+    assert r.output[0]["arguments"] == '{"a":1}'
+    assert r.translator.degraded == ("stream:late_tool_call_fragment",)
+
+
+# --------------------------------------------------------------------------- §3.6 failures
+
+
+def test_error_keeps_the_items_already_done(engine):
+    body = chunk({"reasoning_content": "r"}) + chunk({"content": "half"}) + b'data: {"error":"boom"}\n\n'
+    r = translate(engine, body)
+    assert r.types[-1] == "response.failed"
+    assert [o["type"] for o in r.output] == ["reasoning"]  # the open message is not closed
+    assert r.response["error"] == {"code": "server_error", "message": "boom"}
+    check_invariants(r.events)
+
+
+def test_error_before_any_output(engine):
+    # REFERENCE §9: HTTP 200 followed by an SSE error before any output.
+    body = b'data: {"error":{"message":"Input is too long for requested model.","code":400}}\n\n'
+    r = translate(engine, body)
+    assert r.types == ["response.created", "response.in_progress", "response.failed"]
+    assert r.response["error"]["code"] == "context_length_exceeded" and r.output == []
+
+
+@pytest.mark.parametrize("error,code,message", [
+    ({"code": "model_not_found", "message": "no such model"}, "model_not_found", "no such model"),
+    ({"type": "rate_limit_error", "message": "slow down"}, "rate_limit_exceeded", "slow down"),
+    ({"message": "Too Many Tokens in prompt"}, "context_length_exceeded", "Too Many Tokens in prompt"),
+    ({"message": "HTTP 429 from upstream"}, "rate_limit_exceeded", "HTTP 429 from upstream"),
+    ({"message": "Too Many Requests"}, "rate_limit_exceeded", "Too Many Requests"),
+    ({"code": "billing", "message": "monthly quota used up"}, "insufficient_quota", "monthly quota used up"),
+    # A numeric code is not part of the text that is searched: only message and type are.
+    ({"code": 429, "message": "slow down"}, "server_error", "slow down"),
+    ({"code": "", "message": "x"}, "server_error", "x"),
+    ({"code": "context_length_exceeded"}, "context_length_exceeded", "upstream error"),
+    ({"code": "x", "message": {"nested": True}}, "x", "upstream error"),
+    ({}, "server_error", "upstream error"),
+    ("", "server_error", ""),
+    ("maximum context length reached", "context_length_exceeded", "maximum context length reached"),
+])
+def test_error_code_and_message_rules(engine, error, code, message):
+    r = translate(engine, b"data: " + json.dumps({"error": error}).encode() + b"\n\n")
+    assert r.response["error"] == {"code": code, "message": message}
+    assert r.translator.status == "failed"
+
+
+@pytest.mark.parametrize("code,message,expected", [
+    ("", "Rate limit hit", "rate_limit_exceeded"),
+    ("upstream_timeout", "read timed out", "upstream_timeout"),
+    ("server_error", "prompt is too long", "context_length_exceeded"),
+    ("", "connection reset", "server_error"),
+])
+def test_fail_normalises_its_code(engine, code, message, expected):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine)
+    out = t.start() + t.fail(code, message)
+    from streamkit import parse_events
+
+    events = parse_events(out)
+    check_invariants(events)
+    assert events[-1]["response"]["error"] == {"code": expected, "message": message}
+
+
+def test_fail_before_start_still_sends_a_whole_stream(engine):
+    import codex_convert_proxy as ccp
+    from streamkit import parse_events
+
+    t = ccp.StreamTranslator("openai", "m", "resp_test", 1, engine=engine)
+    events = parse_events(t.fail("server_error", "upstream connect failed"))
+    assert [e["type"] for e in events] == ["response.created", "response.in_progress", "response.failed"]
+    check_invariants(events)
+
+
+# --------------------------------------------------------------------------- §3.7 think tags
+
+
+def test_on_profile_think_block_in_the_middle_of_text(engine):
+    r = translate(engine, finish_ok(chunk({"content": "Before <think>inner</think> after"})), provider="openai")
+    assert [(o["type"]) for o in r.output] == ["message", "reasoning", "message"]
+    assert r.output[0]["content"][0]["text"] == "Before "
+    assert r.output[1]["summary"][0]["text"] == "inner"
+    assert r.output[2]["content"][0]["text"] == "after"  # whitespace after the switch dropped
+
+
+@pytest.mark.parametrize("provider", ["openai", "qwen", "minimax"])
+def test_a_held_tag_prefix_at_the_end_is_text(engine, provider):
+    r = translate(engine, finish_ok(chunk({"content": "a <thi"})), provider=provider)
+    assert [o["type"] for o in r.output] == ["message"] and r.output[0]["content"][0]["text"] == "a <thi"
+
+
+def test_a_lone_angle_bracket_is_released_as_text(engine):
+    r = translate(engine, finish_ok(chunk({"content": "1 <"}), chunk({"content": " 2 </b>"})), provider="qwen")
+    assert r.output[0]["content"][0]["text"] == "1 < 2 </b>"
+
+
+def test_implicit_profile_whitespace_before_the_opening_tag(engine):
+    r = translate(engine, finish_ok(chunk({"content": "\n\n"}), chunk({"content": "<think>x</think>y"})), provider="minimax")
+    assert [o["type"] for o in r.output] == ["reasoning", "message"]
+    assert r.output[0]["summary"][0]["text"] == "x" and r.output[1]["content"][0]["text"] == "y"
+
+
+def test_implicit_profile_held_text_is_released_by_a_tool_call(engine):
+    body = finish_ok(chunk({"content": "Let me run it."}), chunk(tool_delta(0, "c", "f", "{}")), reason="tool_calls")
+    r = translate(engine, body, provider="minimax")
+    assert [o["type"] for o in r.output] == ["message", "function_call"]
+    assert r.output[0]["content"][0]["text"] == "Let me run it."
+
+
+def test_implicit_profile_held_text_is_released_by_the_finish_reason(engine):
+    import codex_convert_proxy as ccp
+
+    t = ccp.StreamTranslator("minimax", "m", "resp_test", 1, engine=engine)
+    assert b"output_text.delta" not in t.feed(chunk({"content": "plain answer"}))  # still undecided
+    assert b'"delta":"plain answer"' in t.feed(chunk({}, "stop"))
+
+
+def test_implicit_profile_thought_tag_opens_too(engine):
+    r = translate(engine, finish_ok(chunk({"content": "<thought>a</thought>b"})), provider="minimax")
+    assert [o["type"] for o in r.output] == ["reasoning", "message"]
+
+
+def test_whitespace_only_after_the_closing_tag_makes_no_message(engine):
+    r = translate(engine, finish_ok(chunk({"content": "<think>x</think>\n\n"})), provider="qwen")
+    assert [o["type"] for o in r.output] == ["reasoning"]
+
+
+def test_think_tag_in_reasoning_content_is_not_split(engine):
+    # Only `content` goes through the splitter (§3.3.b).
+    r = translate(engine, finish_ok(chunk({"reasoning_content": "<think>r</think>"})), provider="minimax")
+    assert r.output[0]["summary"][0]["text"] == "<think>r</think>"
+
+
+# --------------------------------------------------------------------------- §3.8 usage
+
+
+@pytest.mark.parametrize("usage,expected", [
+    ({"input_tokens": 5, "output_tokens": 2}, (5, 0, 0, 2, 0, 7)),
+    ({"prompt_tokens": None, "input_tokens": 5, "completion_tokens": 1}, (5, 0, 0, 1, 0, 6)),
+    ({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 99}, (10, 0, 0, 2, 0, 99)),
+    ({"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 3, "cache_write_tokens": 4}},
+     (10, 3, 4, 2, 0, 12)),
+    ({"input_tokens": 10, "output_tokens": 2, "input_tokens_details": {"cached_tokens": 6, "cache_write_tokens": 1},
+      "output_tokens_details": {"reasoning_tokens": 2}}, (10, 6, 1, 2, 2, 12)),
+    ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 2}, "prompt_cache_hit_tokens": 9}, (10, 2, 0, 0, 0, 10)),
+    ({"prompt_tokens": -4, "completion_tokens": 2**60}, (0, 0, 0, 2**53, 0, 2**53)),
+    ({"prompt_tokens": 3.9, "completion_tokens": "007"}, (3, 0, 0, 7, 0, 10)),
+    ({"prompt_tokens": True, "completion_tokens": "12a", "total_tokens": "", "cached_tokens": " 1"}, (0, 0, 0, 0, 0, 0)),
+    ({"prompt_tokens": "٣", "completion_tokens": [1], "total_tokens": {"n": 1}}, (0, 0, 0, 0, 0, 0)),
+    ({}, (0, 0, 0, 0, 0, 0)),
+])
+def test_usage_value_rules(engine, usage, expected):
+    r = translate(engine, finish_ok(chunk({"content": "x"}), chunk(usage=usage, choices=False)))
+    u = r.response["usage"]
+    got = (u["input_tokens"], u["input_tokens_details"]["cached_tokens"], u["input_tokens_details"]["cache_write_tokens"],
+           u["output_tokens"], u["output_tokens_details"]["reasoning_tokens"], u["total_tokens"])
+    assert got == expected
+    check_invariants(r.events)
+
+
+def test_usage_is_kept_on_a_failed_response(engine):
+    body = chunk({"content": "x"}, usage=USAGE) + b'data: {"error":"boom"}\n\n'
+    assert translate(engine, body).response["usage"]["total_tokens"] == 18
+
+
+# --------------------------------------------------------------------------- SSE at the translator (REFERENCE §8)
+
+
+def test_last_event_without_its_blank_line_is_still_processed(engine):
+    body = chunk({"content": "x"}) + b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+    assert translate(engine, body).types[-1] == "response.completed"
+
+
+@pytest.mark.parametrize("newline", [b"\r", b"\r\n"])
+def test_cr_framings_with_a_cut_between_cr_and_lf(engine, newline):
+    body = finish_ok(chunk({"content": "a"}), chunk({"content": "b"})).replace(b"\n", newline)
+    cuts = [i + 1 for i in range(len(body)) if body[i:i + 1] == b"\r"]
+    r = translate(engine, body, splits=cuts)
+    assert r.output[0]["content"][0]["text"] == "ab" and r.types[-1] == "response.completed"
+    assert r.raw == translate(engine, body).raw
+
+
+def test_data_split_over_lines_is_joined_with_newlines(engine):
+    body = b'data: {"choices":[{"index":0,\ndata: "delta":{"content":"j"}}]}\n\n' + chunk({}, "stop")
+    assert translate(engine, body).output[0]["content"][0]["text"] == "j"
+
+
+def test_bom_split_across_reads_is_dropped(engine):
+    body = b"\xef\xbb\xbf" + finish_ok(chunk({"content": "x"}))
+    r = translate(engine, body, splits=[1, 2])
+    assert r.output[0]["content"][0]["text"] == "x" and r.translator.degraded == ()
+
+
+def test_utf8_split_across_reads_is_not_replaced(engine):
+    body = finish_ok(chunk({"content": "é😀日"}))
+    at = body.index("😀".encode())
+    r = translate(engine, body, splits=[at + 1, at + 2, at + 3, at + 5])
+    assert r.output[0]["content"][0]["text"] == "é😀日"
 
 
 def test_keepalive_is_an_in_progress_event_in_sequence(engine):

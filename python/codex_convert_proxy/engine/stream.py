@@ -197,7 +197,9 @@ class Translator:
         self._status = "in_progress"
         self._terminal: Optional[bytes] = None
         self._next_index = 0
-        self._finished_items: List[str] = []  # item JSON, in output_index order
+        # (output_index, item JSON) in the order items were done; an open message can be done
+        # after tool calls that started before it, so the terminal event sorts them (§3.1).
+        self._finished_items: List[Tuple[int, str]] = []
         self._finish: Optional[str] = None
         self._usage: Optional[dict] = None
         self._extra_choices_reported = False
@@ -617,7 +619,7 @@ class Translator:
             )
             self._parts = []
         self._emit("response.output_item.done", f',"output_index":{index},"item":{item}')
-        self._finished_items.append(item)
+        self._finished_items.append((index, item))
         self._cur = ""
         self._cur_text = []
 
@@ -760,7 +762,7 @@ class Translator:
             self._emit("response.function_call_arguments.done", f'{head},"arguments":{dump_str(payload)}')
         item = self._call_item(call, self._item_status(), payload)
         self._emit("response.output_item.done", f',"output_index":{call.output_index},"item":{item}')
-        self._finished_items.append(item)
+        self._finished_items.append((call.output_index, item))
 
     # ----------------------------------------------------------------- endings
     def _close_all(self) -> None:
@@ -793,7 +795,8 @@ class Translator:
 
     def _terminate(self, kind: str, status: str, error: str, incomplete: str) -> None:
         usage = usage_json(self._usage) if self._usage is not None else "null"
-        response = self._response_json(status, ",".join(self._finished_items), error, incomplete, usage)
+        output = ",".join(item for _, item in sorted(self._finished_items))
+        response = self._response_json(status, output, error, incomplete, usage)
         self._emit(kind, f',"response":{response}')
         self._terminal = response.encode("utf-8")
         self._status = status
