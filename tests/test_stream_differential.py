@@ -248,6 +248,14 @@ def chunks(draw: st.DrawFn) -> Any:
         chunk["choices"] = choices
     if draw(st.integers(0, 6)) == 0:
         chunk["usage"] = draw(usages())
+    # Provider extras and nulls before/after choices, in varying order (the Rust parser skips
+    # repeated leading/trailing runs of such members: this must never change a result).
+    for key in draw(st.lists(st.sampled_from(["usage", "error", "x_extra", "system_fingerprint", "obj"]), max_size=3)):
+        chunk[key] = draw(st.sampled_from([None, None, "fp_1", 0, {"a": [1, None]}, [], "é"]))
+    if draw(st.integers(0, 4)) == 0:
+        items = list(chunk.items())
+        draw(st.randoms(use_true_random=False)).shuffle(items)
+        chunk = dict(items)
     return chunk
 
 

@@ -1,17 +1,16 @@
-//! Lenient, allocation-free deserialisation of one Chat Completions chunk.
+//! Lenient, allocation-free parsing of one Chat Completions chunk.
 //!
 //! The Python engine does `jsonw.loads(data)` into dicts and then looks fields up with type
 //! checks. To give the same answers without building a `serde_json::Value` per chunk, the chunk is
-//! deserialised straight into a reusable [`Chunk`] whose slots record, for every field the
-//! translator reads, what Python would see there: absent, or a value of some JSON type (strings
-//! copied into reused buffers). Python semantics kept:
+//! parsed straight into a reusable [`Chunk`] whose slots record, for every field the translator
+//! reads, what Python would see there: absent, or a value of some JSON type (strings copied into
+//! reused buffers). Python semantics kept:
 //! - duplicate keys: the last one wins (a later occurrence resets the slot, whatever its type);
 //! - values of an unexpected type are recorded as such (the translator ignores them);
-//! - every other value is still fully parsed by [`Validate`] (never `IgnoredAny`, which skips
-//!   number range, lone-surrogate and depth checks), so a chunk is malformed exactly when
-//!   `jsonw.loads` rejects it.
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::fmt;
+//! - every other value is still scanned and validated in full by [`Scanner`], so a chunk is
+//!   malformed exactly when `jsonw.loads` rejects it (invalid JSON, a lone surrogate escape, a
+//!   number that overflows a double, nesting deeper than 127).
+use super::scan::{Malformed, Number, Res, Scalar, Scanner};
 
 /// The JSON type (and scalar value) Python sees at a position.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -231,19 +230,31 @@ pub struct Chunk {
     pub choices_kind: Kind,
     pub choices: Vec<Choice>,
     pub n_choices: usize,
+    /// The last chunk's leading and trailing runs of members that need no parsing (see
+    /// [`Chunk::parse`]).
+    prefix: Run,
+    suffix: Run,
+}
+
+/// A run of top-level members that need no parsing: members we ignore, and `usage`/`error` set
+/// to `null` (recorded, so that a later duplicate key still wins as in a full parse).
+#[derive(Debug, Default)]
+struct Run {
+    bytes: Vec<u8>,
+    usage_null: bool,
+    error_null: bool,
+}
+
+impl Run {
+    fn learn(&mut self, bytes: &[u8], usage_null: bool, error_null: bool) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(bytes);
+        self.usage_null = usage_null;
+        self.error_null = error_null;
+    }
 }
 
 impl Chunk {
-    /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2).
-    /// Takes `&str`: the SSE decoder already made the payload valid UTF-8, and serde_json's
-    /// `from_str` does not validate every string again as `from_slice` does.
-    pub fn parse(&mut self, data: &str) -> Result<(), serde_json::Error> {
-        self.reset();
-        let mut de = serde_json::Deserializer::from_str(data);
-        ChunkSeed(self).deserialize(&mut de)?;
-        de.end()
-    }
-
     fn reset(&mut self) {
         self.is_object = false;
         self.error.reset();
@@ -264,686 +275,356 @@ impl Chunk {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation of values we do not look into.
+// The parser: recursive descent over the scanner, one function per object shape. A member whose
+// key we do not look for is still scanned (validated) in full.
 
-/// Parses and discards any JSON value, with every check serde_json applies to a full parse
-/// (number range, lone surrogates, depth): what `IgnoredAny` would skip.
-pub struct Validate;
-
-impl<'de> serde::Deserialize<'de> for Validate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValidateVisitor)
-    }
-}
-
-struct ValidateVisitor;
-
-impl<'de> Visitor<'de> for ValidateVisitor {
-    type Value = Validate;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Validate, E> {
-        Ok(Validate)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Validate, E> {
-        Ok(Validate)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Validate, E> {
-        Ok(Validate)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Validate, E> {
-        Ok(Validate)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Validate, E> {
-        Ok(Validate)
-    }
-    fn visit_unit<E>(self) -> Result<Validate, E> {
-        Ok(Validate)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Validate, A::Error> {
-        while seq.next_element::<Validate>()?.is_some() {}
-        Ok(Validate)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Validate, A::Error> {
-        while map.next_key::<Validate>()?.is_some() {
-            map.next_value::<Validate>()?;
-        }
-        Ok(Validate)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Leaf slots.
-
-/// Fills a [`Val`] from any JSON value (containers are validated and recorded by kind only).
-struct ValSeed<'a>(&'a mut Val);
-
-impl<'de> DeserializeSeed<'de> for ValSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.0.kind = Kind::Bool(v);
-        Ok(())
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.0.kind = Kind::Int(v as i128);
-        Ok(())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.0.kind = Kind::Int(v as i128);
-        Ok(())
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.0.kind = Kind::Float(v);
-        Ok(())
-    }
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.0.kind = Kind::Str;
-        self.0.text.clear();
-        self.0.text.push_str(v);
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.0.kind = Kind::Null;
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq)?;
-        self.0.kind = Kind::Array;
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_map(map)?;
-        self.0.kind = Kind::Object;
-        Ok(())
-    }
-}
-
-/// Generates a visitor for a value that is interesting only when it is an object (or, for
-/// lists, an array): any other JSON type is validated and its kind recorded.
-macro_rules! non_container_kinds {
-    ($set:expr) => {
-        fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-            #[allow(clippy::redundant_closure_call)]
-            ($set)(self, Kind::Bool(v));
-            Ok(())
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-            #[allow(clippy::redundant_closure_call)]
-            ($set)(self, Kind::Int(v as i128));
-            Ok(())
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-            #[allow(clippy::redundant_closure_call)]
-            ($set)(self, Kind::Int(v as i128));
-            Ok(())
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-            #[allow(clippy::redundant_closure_call)]
-            ($set)(self, Kind::Float(v));
-            Ok(())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            #[allow(clippy::redundant_closure_call)]
-            ($set)(self, Kind::Str);
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            #[allow(clippy::redundant_closure_call)]
-            ($set)(self, Kind::Null);
-            Ok(())
-        }
-    };
-}
-
-/// Keys we look for; everything else is `Other` (its value is validated and dropped).
-#[derive(Clone, Copy)]
-enum Key {
-    Error,
-    Usage,
-    Choices,
-    Index,
-    Delta,
-    FinishReason,
-    ReasoningContent,
-    Reasoning,
-    Content,
-    Refusal,
-    ToolCalls,
-    Id,
-    Function,
-    Name,
-    Arguments,
-    Code,
-    Type,
-    Message,
-    PromptTokens,
-    InputTokens,
-    CompletionTokens,
-    OutputTokens,
-    TotalTokens,
-    PromptCacheHitTokens,
-    CachedTokens,
-    CacheWriteTokens,
-    ReasoningTokens,
-    PromptTokensDetails,
-    InputTokensDetails,
-    CompletionTokensDetails,
-    OutputTokensDetails,
-    Other,
-}
-
-impl Key {
-    fn of(s: &str) -> Key {
-        match s {
-            "error" => Key::Error,
-            "usage" => Key::Usage,
-            "choices" => Key::Choices,
-            "index" => Key::Index,
-            "delta" => Key::Delta,
-            "finish_reason" => Key::FinishReason,
-            "reasoning_content" => Key::ReasoningContent,
-            "reasoning" => Key::Reasoning,
-            "content" => Key::Content,
-            "refusal" => Key::Refusal,
-            "tool_calls" => Key::ToolCalls,
-            "id" => Key::Id,
-            "function" => Key::Function,
-            "name" => Key::Name,
-            "arguments" => Key::Arguments,
-            "code" => Key::Code,
-            "type" => Key::Type,
-            "message" => Key::Message,
-            "prompt_tokens" => Key::PromptTokens,
-            "input_tokens" => Key::InputTokens,
-            "completion_tokens" => Key::CompletionTokens,
-            "output_tokens" => Key::OutputTokens,
-            "total_tokens" => Key::TotalTokens,
-            "prompt_cache_hit_tokens" => Key::PromptCacheHitTokens,
-            "cached_tokens" => Key::CachedTokens,
-            "cache_write_tokens" => Key::CacheWriteTokens,
-            "reasoning_tokens" => Key::ReasoningTokens,
-            "prompt_tokens_details" => Key::PromptTokensDetails,
-            "input_tokens_details" => Key::InputTokensDetails,
-            "completion_tokens_details" => Key::CompletionTokensDetails,
-            "output_tokens_details" => Key::OutputTokensDetails,
-            _ => Key::Other,
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object key")
+impl Val {
+    /// Record any value (containers: validated, kind only).
+    #[inline]
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        self.kind = match sc.value()? {
+            Scalar::Null => Kind::Null,
+            Scalar::Bool(b) => Kind::Bool(b),
+            Scalar::Number(Number::Int(i)) => Kind::Int(i),
+            Scalar::Number(Number::Float(f)) => Kind::Float(f),
+            Scalar::Str(raw) => {
+                self.text.clear();
+                raw.push_to(&mut self.text);
+                Kind::Str
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(Key::of(v))
+            Scalar::Array => Kind::Array,
+            Scalar::Object => Kind::Object,
+        };
+        Ok(())
+    }
+}
+
+/// The kind of a value we only look into when it is an object (or array): anything else is
+/// validated and its kind returned; `None` means "it is a container of the wanted type, parse it".
+#[inline]
+fn other_kind(sc: &mut Scanner<'_>, wanted: u8) -> Res<Option<Kind>> {
+    let c = sc.peek();
+    if c == wanted {
+        return Ok(None);
+    }
+    Ok(Some(match sc.value()? {
+        Scalar::Null => Kind::Null,
+        Scalar::Bool(b) => Kind::Bool(b),
+        Scalar::Number(Number::Int(i)) => Kind::Int(i),
+        Scalar::Number(Number::Float(f)) => Kind::Float(f),
+        Scalar::Str(_) => Kind::Str,
+        Scalar::Array => Kind::Array,
+        Scalar::Object => Kind::Object,
+    }))
+}
+
+/// Skip a member's value.
+#[inline]
+fn skip(sc: &mut Scanner<'_>) -> Res<()> {
+    sc.value().map(drop)
+}
+
+impl Chunk {
+    /// Parse `data` into `self`. `Err` means malformed (contract §1/§3.3 step 2). Takes `&str`:
+    /// the SSE decoder already made the payload valid UTF-8.
+    ///
+    /// Chunks of one stream repeat most of their top-level members byte for byte (`"id"`,
+    /// `"object"`, `"created"`, `"model"`, `"system_fingerprint"`, `"usage":null`, provider
+    /// extras), before and after `choices`. The runs of such members in the last chunk are kept:
+    /// the leading run up to and including the comma after it, the trailing run up to and
+    /// including the closing brace, so every token in them is complete. A chunk that starts with
+    /// the same leading run, or continues with the same trailing run where a member is due, has
+    /// those bytes validated already in exactly this position, and their only effect is known:
+    /// parsing skips them. This halves the work on typical chunks and changes no result.
+    pub fn parse(&mut self, data: &str) -> Result<(), Malformed> {
+        self.reset();
+        let mut sc = Scanner::new(data);
+        if !self.prefix.bytes.is_empty() && data.as_bytes().starts_with(&self.prefix.bytes) {
+            sc.resume_top_level_member(self.prefix.bytes.len());
+            self.is_object = true;
+            self.apply_nulls(self.prefix.usage_null, self.prefix.error_null);
+            self.read_members(&mut sc, data.as_bytes(), false)?;
+        } else {
+            self.prefix.bytes.clear();
+            if sc.peek() != b'{' {
+                skip(&mut sc)?; // valid JSON but not an object: is_object stays false
+            } else {
+                self.is_object = true;
+                if !sc.open_object()? {
+                    self.read_members(&mut sc, data.as_bytes(), true)?;
+                }
             }
         }
-        d.deserialize_str(KeyVisitor)
+        sc.end()
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-// The chunk object.
-
-struct ChunkSeed<'a>(&'a mut Chunk);
-
-impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+    fn apply_nulls(&mut self, usage_null: bool, error_null: bool) {
+        if usage_null {
+            self.reset_usage();
+            self.usage = Kind::Null;
+        }
+        if error_null {
+            self.error.reset();
+            self.error.value.kind = Kind::Null;
+        }
     }
-}
 
-impl<'de> Visitor<'de> for ChunkSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|_s: Self, _k: Kind| ());
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq).map(|_| ())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let c = self.0;
-        c.is_object = true;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Error => {
-                    c.error.reset();
-                    map.next_value_seed(ErrorSeed(&mut c.error))?;
+    /// The members of the top-level object, from the first key due to the closing brace; learns
+    /// the trailing run, and with `learn_prefix` the leading one.
+    fn read_members(&mut self, sc: &mut Scanner<'_>, data: &[u8], learn_prefix: bool) -> Res<()> {
+        let mut in_prefix = learn_prefix;
+        // The current run of members that need no parsing: where it starts, what it sets to null.
+        let mut run: Option<usize> = None;
+        let (mut usage_null, mut error_null) = (false, false);
+        loop {
+            let suffix = &self.suffix.bytes;
+            if !suffix.is_empty() && data[sc.i..].starts_with(suffix) {
+                sc.skip_validated_close(suffix.len());
+                self.apply_nulls(self.suffix.usage_null, self.suffix.error_null);
+                return Ok(());
+            }
+            let member_start = sc.i;
+            let key = sc.member_key()?;
+            let mut buf = [0u8; 32];
+            let mut needs_parsing = true;
+            match key.key(&mut buf) {
+                Some(b"error") => {
+                    self.error.reset();
+                    if sc.peek() == b'n' {
+                        self.error.value.read(sc)?; // `null`, or malformed
+                        error_null = true;
+                        needs_parsing = false;
+                    } else {
+                        self.error.read(sc)?;
+                    }
                 }
-                Key::Usage => {
-                    c.reset_usage();
-                    map.next_value_seed(UsageSeed(&mut c.usage, &mut c.usage_raw))?;
+                Some(b"usage") => {
+                    self.reset_usage();
+                    if sc.peek() == b'n' {
+                        sc.value()?; // `null`, or malformed
+                        self.usage = Kind::Null;
+                        usage_null = true;
+                        needs_parsing = false;
+                    } else {
+                        read_usage(sc, &mut self.usage, &mut self.usage_raw)?;
+                    }
                 }
-                Key::Choices => {
-                    c.reset_choices();
-                    map.next_value_seed(ChoicesSeed(c))?;
+                Some(b"choices") => {
+                    self.reset_choices();
+                    self.read_choices(sc)?;
                 }
                 _ => {
-                    map.next_value::<Validate>()?;
+                    skip(sc)?;
+                    needs_parsing = false;
                 }
             }
-        }
-        Ok(())
-    }
-}
-
-struct ErrorSeed<'a>(&'a mut ErrorRaw);
-
-impl<'de> DeserializeSeed<'de> for ErrorSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ErrorSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
-        ValSeed(&mut self.0.value).visit_bool(v)
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
-        ValSeed(&mut self.0.value).visit_i64(v)
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
-        ValSeed(&mut self.0.value).visit_u64(v)
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
-        ValSeed(&mut self.0.value).visit_f64(v)
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        ValSeed(&mut self.0.value).visit_str(v)
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        ValSeed(&mut self.0.value).visit_unit()
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValSeed(&mut self.0.value).visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let e = self.0;
-        e.value.kind = Kind::Object;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::Code => &mut e.code,
-                Key::Type => &mut e.type_,
-                Key::Message => &mut e.message,
-                _ => {
-                    map.next_value::<Validate>()?;
-                    continue;
+            if needs_parsing {
+                run = None;
+                in_prefix = false;
+                (usage_null, error_null) = (false, false);
+            } else if run.is_none() {
+                run = Some(member_start);
+            }
+            if !sc.next_member()? {
+                match run {
+                    Some(start) => self.suffix.learn(&data[start..sc.i], usage_null, error_null),
+                    None => self.suffix.bytes.clear(),
                 }
+                return Ok(());
+            }
+            if in_prefix {
+                self.prefix.learn(&data[..sc.i], usage_null, error_null);
+            }
+        }
+    }
+
+    fn read_choices(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if let Some(kind) = other_kind(sc, b'[')? {
+            self.choices_kind = kind;
+            return Ok(());
+        }
+        self.choices_kind = Kind::Array;
+        sc.array(|sc| {
+            if self.n_choices == self.choices.len() {
+                self.choices.push(Choice::default());
+            }
+            let choice = &mut self.choices[self.n_choices];
+            choice.reset();
+            self.n_choices += 1;
+            choice.read(sc)
+        })
+    }
+}
+
+impl ErrorRaw {
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if sc.peek() != b'{' {
+            return self.value.read(sc);
+        }
+        self.value.kind = Kind::Object;
+        sc.object(|sc, key| {
+            let mut buf = [0u8; 32];
+            let slot = match key.key(&mut buf) {
+                Some(b"code") => &mut self.code,
+                Some(b"type") => &mut self.type_,
+                Some(b"message") => &mut self.message,
+                _ => return skip(sc),
             };
-            slot.reset();
-            map.next_value_seed(ValSeed(slot))?;
-        }
-        Ok(())
+            slot.read(sc)
+        })
     }
 }
 
 /// A `usage` value: its kind and, for an object, the fields the mapping reads.
-struct UsageSeed<'a>(&'a mut Kind, &'a mut UsageRaw);
-
-impl<'de> DeserializeSeed<'de> for UsageSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+fn read_usage(sc: &mut Scanner<'_>, kind: &mut Kind, u: &mut UsageRaw) -> Res<()> {
+    if let Some(k) = other_kind(sc, b'{')? {
+        *kind = k;
+        return Ok(());
     }
+    *kind = Kind::Object;
+    sc.object(|sc, key| {
+        let mut buf = [0u8; 32];
+        let slot = match key.key(&mut buf) {
+            Some(b"prompt_tokens") => &mut u.prompt_tokens,
+            Some(b"input_tokens") => &mut u.input_tokens,
+            Some(b"completion_tokens") => &mut u.completion_tokens,
+            Some(b"output_tokens") => &mut u.output_tokens,
+            Some(b"total_tokens") => &mut u.total_tokens,
+            Some(b"prompt_cache_hit_tokens") => &mut u.prompt_cache_hit_tokens,
+            Some(b"cached_tokens") => &mut u.cached_tokens,
+            Some(b"prompt_tokens_details") => return u.prompt_tokens_details.read(sc),
+            Some(b"input_tokens_details") => return u.input_tokens_details.read(sc),
+            Some(b"completion_tokens_details") => return u.completion_tokens_details.read(sc),
+            Some(b"output_tokens_details") => return u.output_tokens_details.read(sc),
+            _ => return skip(sc),
+        };
+        slot.read(sc)
+    })
 }
 
-impl<'de> Visitor<'de> for UsageSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|s: Self, k: Kind| *s.0 = k);
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq)?;
-        *self.0 = Kind::Array;
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        *self.0 = Kind::Object;
-        let u = self.1;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::PromptTokens => &mut u.prompt_tokens,
-                Key::InputTokens => &mut u.input_tokens,
-                Key::CompletionTokens => &mut u.completion_tokens,
-                Key::OutputTokens => &mut u.output_tokens,
-                Key::TotalTokens => &mut u.total_tokens,
-                Key::PromptCacheHitTokens => &mut u.prompt_cache_hit_tokens,
-                Key::CachedTokens => &mut u.cached_tokens,
-                Key::PromptTokensDetails
-                | Key::InputTokensDetails
-                | Key::CompletionTokensDetails
-                | Key::OutputTokensDetails => {
-                    let details = match key {
-                        Key::PromptTokensDetails => &mut u.prompt_tokens_details,
-                        Key::InputTokensDetails => &mut u.input_tokens_details,
-                        Key::CompletionTokensDetails => &mut u.completion_tokens_details,
-                        _ => &mut u.output_tokens_details,
-                    };
-                    details.reset();
-                    map.next_value_seed(DetailsSeed(details))?;
-                    continue;
-                }
-                _ => {
-                    map.next_value::<Validate>()?;
-                    continue;
-                }
+impl Details {
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        self.reset();
+        if other_kind(sc, b'{')?.is_some() {
+            return Ok(());
+        }
+        self.is_object = true;
+        sc.object(|sc, key| {
+            let mut buf = [0u8; 32];
+            let slot = match key.key(&mut buf) {
+                Some(b"cached_tokens") => &mut self.cached_tokens,
+                Some(b"cache_write_tokens") => &mut self.cache_write_tokens,
+                Some(b"reasoning_tokens") => &mut self.reasoning_tokens,
+                _ => return skip(sc),
             };
-            slot.reset();
-            map.next_value_seed(ValSeed(slot))?;
+            slot.read(sc)
+        })
+    }
+}
+
+impl Choice {
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if other_kind(sc, b'{')?.is_some() {
+            return Ok(());
         }
-        Ok(())
-    }
-}
-
-struct DetailsSeed<'a>(&'a mut Details);
-
-impl<'de> DeserializeSeed<'de> for DetailsSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DetailsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|_s: Self, _k: Kind| ());
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq).map(|_| ())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let d = self.0;
-        d.is_object = true;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::CachedTokens => &mut d.cached_tokens,
-                Key::CacheWriteTokens => &mut d.cache_write_tokens,
-                Key::ReasoningTokens => &mut d.reasoning_tokens,
-                _ => {
-                    map.next_value::<Validate>()?;
-                    continue;
+        self.is_object = true;
+        sc.object(|sc, key| {
+            let mut buf = [0u8; 32];
+            match key.key(&mut buf) {
+                Some(b"index") => self.index.read(sc),
+                Some(b"finish_reason") => self.finish_reason.read(sc),
+                Some(b"delta") => {
+                    self.delta.reset();
+                    self.delta.read(sc)
                 }
+                Some(b"usage") => {
+                    self.usage = Kind::Absent;
+                    self.usage_raw.reset();
+                    read_usage(sc, &mut self.usage, &mut self.usage_raw)
+                }
+                _ => skip(sc),
+            }
+        })
+    }
+}
+
+impl Delta {
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if let Some(kind) = other_kind(sc, b'{')? {
+            self.kind = kind;
+            return Ok(());
+        }
+        self.kind = Kind::Object;
+        sc.object(|sc, key| {
+            let mut buf = [0u8; 32];
+            let slot = match key.key(&mut buf) {
+                Some(b"content") => &mut self.content,
+                Some(b"reasoning_content") => &mut self.reasoning_content,
+                Some(b"reasoning") => &mut self.reasoning,
+                Some(b"refusal") => &mut self.refusal,
+                Some(b"tool_calls") => {
+                    self.reset_tool_calls();
+                    return self.read_tool_calls(sc);
+                }
+                _ => return skip(sc),
             };
-            slot.reset();
-            map.next_value_seed(ValSeed(slot))?;
+            slot.read(sc)
+        })
+    }
+
+    fn read_tool_calls(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if let Some(kind) = other_kind(sc, b'[')? {
+            self.tool_calls = kind;
+            return Ok(());
         }
-        Ok(())
-    }
-}
-
-struct ChoicesSeed<'a>(&'a mut Chunk);
-
-impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChoicesSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|s: Self, k: Kind| s.0.choices_kind = k);
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_map(map)?;
-        self.0.choices_kind = Kind::Object;
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let c = self.0;
-        c.choices_kind = Kind::Array;
-        loop {
-            if c.n_choices == c.choices.len() {
-                c.choices.push(Choice::default());
+        self.tool_calls = Kind::Array;
+        sc.array(|sc| {
+            if self.n_fragments == self.fragments.len() {
+                self.fragments.push(Fragment::default());
             }
-            let choice = &mut c.choices[c.n_choices];
-            choice.reset();
-            if seq.next_element_seed(ChoiceSeed(choice))?.is_none() {
-                return Ok(());
-            }
-            c.n_choices += 1;
-        }
-    }
-}
-
-struct ChoiceSeed<'a>(&'a mut Choice);
-
-impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChoiceSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|_s: Self, _k: Kind| ());
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq).map(|_| ())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let c = self.0;
-        c.is_object = true;
-        while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Index => {
-                    c.index.reset();
-                    map.next_value_seed(ValSeed(&mut c.index))?;
-                }
-                Key::FinishReason => {
-                    c.finish_reason.reset();
-                    map.next_value_seed(ValSeed(&mut c.finish_reason))?;
-                }
-                Key::Delta => {
-                    c.delta.reset();
-                    map.next_value_seed(DeltaSeed(&mut c.delta))?;
-                }
-                Key::Usage => {
-                    c.usage = Kind::Absent;
-                    c.usage_raw.reset();
-                    map.next_value_seed(UsageSeed(&mut c.usage, &mut c.usage_raw))?;
-                }
-                _ => {
-                    map.next_value::<Validate>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-struct DeltaSeed<'a>(&'a mut Delta);
-
-impl<'de> DeserializeSeed<'de> for DeltaSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DeltaSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|s: Self, k: Kind| s.0.kind = k);
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq)?;
-        self.0.kind = Kind::Array;
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let d = self.0;
-        d.kind = Kind::Object;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::ReasoningContent => &mut d.reasoning_content,
-                Key::Reasoning => &mut d.reasoning,
-                Key::Content => &mut d.content,
-                Key::Refusal => &mut d.refusal,
-                Key::ToolCalls => {
-                    d.reset_tool_calls();
-                    map.next_value_seed(ToolCallsSeed(d))?;
-                    continue;
-                }
-                _ => {
-                    map.next_value::<Validate>()?;
-                    continue;
-                }
-            };
-            slot.reset();
-            map.next_value_seed(ValSeed(slot))?;
-        }
-        Ok(())
-    }
-}
-
-struct ToolCallsSeed<'a>(&'a mut Delta);
-
-impl<'de> DeserializeSeed<'de> for ToolCallsSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ToolCallsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|s: Self, k: Kind| s.0.tool_calls = k);
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_map(map)?;
-        self.0.tool_calls = Kind::Object;
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let d = self.0;
-        d.tool_calls = Kind::Array;
-        loop {
-            if d.n_fragments == d.fragments.len() {
-                d.fragments.push(Fragment::default());
-            }
-            let frag = &mut d.fragments[d.n_fragments];
+            let frag = &mut self.fragments[self.n_fragments];
             frag.reset();
-            if seq.next_element_seed(FragmentSeed(frag))?.is_none() {
-                return Ok(());
+            self.n_fragments += 1;
+            frag.read(sc)
+        })
+    }
+}
+
+impl Fragment {
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if other_kind(sc, b'{')?.is_some() {
+            return Ok(());
+        }
+        self.is_object = true;
+        sc.object(|sc, key| {
+            let mut buf = [0u8; 32];
+            match key.key(&mut buf) {
+                Some(b"id") => self.id.read(sc),
+                Some(b"index") => self.index.read(sc),
+                Some(b"function") => {
+                    self.reset_function();
+                    self.read_function(sc)
+                }
+                _ => skip(sc),
             }
-            d.n_fragments += 1;
+        })
+    }
+
+    fn read_function(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        if let Some(kind) = other_kind(sc, b'{')? {
+            self.function = kind;
+            return Ok(());
         }
-    }
-}
-
-struct FragmentSeed<'a>(&'a mut Fragment);
-
-impl<'de> DeserializeSeed<'de> for FragmentSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FragmentSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|_s: Self, _k: Kind| ());
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq).map(|_| ())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let f = self.0;
-        f.is_object = true;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::Id => &mut f.id,
-                Key::Index => &mut f.index,
-                Key::Function => {
-                    f.reset_function();
-                    map.next_value_seed(FunctionSeed(f))?;
-                    continue;
-                }
-                _ => {
-                    map.next_value::<Validate>()?;
-                    continue;
-                }
+        self.function = Kind::Object;
+        sc.object(|sc, key| {
+            let mut buf = [0u8; 32];
+            let slot = match key.key(&mut buf) {
+                Some(b"name") => &mut self.name,
+                Some(b"arguments") => &mut self.arguments,
+                _ => return skip(sc),
             };
-            slot.reset();
-            map.next_value_seed(ValSeed(slot))?;
-        }
-        Ok(())
-    }
-}
-
-struct FunctionSeed<'a>(&'a mut Fragment);
-
-impl<'de> DeserializeSeed<'de> for FunctionSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FunctionSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    non_container_kinds!(|s: Self, k: Kind| s.0.function = k);
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ValidateVisitor.visit_seq(seq)?;
-        self.0.function = Kind::Array;
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let f = self.0;
-        f.function = Kind::Object;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::Name => &mut f.name,
-                Key::Arguments => &mut f.arguments,
-                _ => {
-                    map.next_value::<Validate>()?;
-                    continue;
-                }
-            };
-            slot.reset();
-            map.next_value_seed(ValSeed(slot))?;
-        }
-        Ok(())
+            slot.read(sc)
+        })
     }
 }
 
@@ -951,7 +632,7 @@ impl<'de> Visitor<'de> for FunctionSeed<'_> {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Chunk, serde_json::Error> {
+    fn parse(s: &str) -> Result<Chunk, Malformed> {
         let mut c = Chunk::default();
         c.parse(s).map(|_| c)
     }
@@ -1045,6 +726,55 @@ mod tests {
         );
         assert!(parse(&deep_typed).is_err());
         assert!(parse(r#"{"x":1e-400,"y":"\ud83d\ude00","z":[1,"\u2028"]}"#).is_ok());
+    }
+
+    #[test]
+    fn skipped_prefix_gives_the_same_results() {
+        // The same chunks parsed by one reused Chunk (prefix skipping) and by fresh ones.
+        let chunks = [
+            r#"{"id":"a","created":1,"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"{"id":"a","created":1,"choices":[{"delta":{"content":"y"}}]}"#,
+            r#"{"id":"a","created":12,"choices":[{"delta":{"content":"number continues"}}]}"#,
+            r#"{"id":"a","created":1,"usage":{"prompt_tokens":3}}"#,
+            r#"{"id":"a","created":1,"error":"boom"}"#,
+            r#"{"id":"a","created":1,"#,
+            r#"{"id":"a","created":1,}"#,
+            r#"{"id":"a","created":1,"x":1e400}"#,
+            r#"{"id":"a","created":1,"choices":[]} x"#,
+            r#"{"id":"a","created":1}"#,
+            r#"{"id":"a","created":1,"choices":[{"index":0}],"id":"b"}"#,
+            r#"{"choices":[{"delta":{"content":"first member interesting"}}],"id":"a"}"#,
+            r#"  {"id":"a","created":1,"choices":[{"delta":{"content":"leading space"}}]}"#,
+            r#"  {"id":"a","created":1,"choices":[{"delta":{"content":"again"}}]}"#,
+            r#"[{"id":"a","created":1,"choices":[]}]"#, // not an object: learns nothing
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"x"}}],"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"y"}}],"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"z"}}],"usage":{"prompt_tokens":1},"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"z"}}],"created":1,"usage":null,"x":[1]} "#,
+            r#"{"id":"a","usage":null,"choices":[{"delta":{"content":"z"}}],"created":1,"usage":null,"x":[1]}}"#,
+            r#"{"id":"a","usage":null,"usage":{"prompt_tokens":2},"choices":[],"created":1,"usage":null,"x":[1]}"#,
+            r#"{"id":"a","usage":{"prompt_tokens":2},"choices":[],"created":1,"error":null,"x":[1]}"#,
+            r#"{"id":"a","usage":{"prompt_tokens":2},"choices":[],"created":1,"error":null,"x":[1]}"#,
+            r#"{"id":"a","error":"e","choices":[],"created":1,"error":null,"x":[1]}"#,
+            r#"{"created":1,"error":null,"x":[1]}"#,
+            r#"{"created":1,"error":null,"x":[1]}"#,
+            r#"{"created":1,"error":nul,"x":[1]}"#,
+            r#"{"created":1,"usage":nulll,"x":[1]}"#,
+        ];
+        let mut reused = Chunk::default();
+        for (n, text) in chunks.iter().enumerate() {
+            let a = reused.parse(text).map(|_| format!("{:?}", summary(&reused)));
+            let mut fresh = Chunk::default();
+            let b = fresh.parse(text).map(|_| format!("{:?}", summary(&fresh)));
+            assert_eq!(a, b, "chunk {n}: {text}");
+        }
+    }
+
+    /// What the translator reads from a chunk.
+    type Summary = (bool, Kind, Option<String>, Kind, Vec<(Kind, Kind, Option<String>)>, Kind);
+    fn summary(c: &Chunk) -> Summary {
+        let choices = c.choices().iter().map(|ch| (ch.index.kind, ch.delta.kind, ch.delta.content.as_str().map(str::to_string))).collect();
+        (c.is_object, c.error.value.kind, c.error.value.as_str().map(str::to_string), c.usage, choices, c.usage_raw.prompt_tokens.kind)
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! accumulated in buffers that the `.done` events need anyway.
 pub mod chunk;
 pub mod events;
+pub mod scan;
 pub mod think;
 pub mod tools;
 

@@ -866,6 +866,15 @@ fn bench_one(label: &str, provider: &str, input: &[u8], replays: u32) {
 #[test]
 #[ignore]
 fn bench_saturated_replay() {
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        // Profiling aid: one fixture, many replays.
+        let (name, provider) = only.split_once(':').unwrap_or((only.as_str(), "openai"));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/streams");
+        let input = std::fs::read(dir.join(name)).unwrap();
+        let replays = std::env::var("BENCH_REPLAYS").ok().and_then(|r| r.parse().ok()).unwrap_or(3000);
+        bench_one(name, provider, &input, replays);
+        return;
+    }
     let synthetic = text_stream(5000);
     bench_one("synthetic_text_5000", "deepseek", &synthetic, 1000);
     bench_one("synthetic_text_5000", "openai", &synthetic, 1000);
