@@ -590,8 +590,10 @@ def run(args: argparse.Namespace, procs: Procs, log_dir: Path) -> Dict[str, Any]
                 proxy = procs.start(f"proxy-{phase.name}-{target}", proxy_argv(port, mock_url + "/v1", w, engine), log_dir)
                 wait_http(f"http://127.0.0.1:{port}/health", proxy, 30)
                 url, body = f"http://127.0.0.1:{port}/v1/responses", responses_body
-            # Warm-up (not measured): lazy imports, the upstream connection pool, first-call caches.
-            asyncio.run(run_load(url, body, {"content-type": "application/json"}, chat_stream, 2, 0.0, 0.0,
+            # Warm-up (not measured): lazy imports, the upstream connection pool, first-call caches,
+            # with enough concurrent streams that every worker gets some.
+            warm = 4 * (setup[0] if setup else 1)
+            asyncio.run(run_load(url, body, {"content-type": "application/json"}, chat_stream, warm, 0.0, 0.0,
                                  phase.events, args.read_timeout))
             for n in ns:
                 left = deadline - time.monotonic()
