@@ -135,6 +135,8 @@ def test_codex_config_snippet(tmp_path: Path) -> None:
     assert plain["model_providers"][plain["model_provider"]]["base_url"] == \
         "http://127.0.0.1:8280/v1"
     assert run_cli(["codex-config", "--config", path, "--backend", "nope"]).returncode == 2
+    assert tomllib.loads(run_cli(["codex-config", "--model", "deepseek-chat"]).stdout)[
+        "model"] == "deepseek-chat"
 
 
 def test_demo_mode_serves_the_builtin_mock() -> None:

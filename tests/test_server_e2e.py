@@ -512,3 +512,29 @@ def test_previous_response_id_is_per_backend(client: openai.OpenAI, proxy: Proxy
                 path="/kimi/v1/responses")
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "previous_response_not_found"
+
+
+def test_many_concurrent_streams(proxy: ProxyProcess) -> None:
+    import asyncio
+
+    async def main() -> list:
+        client = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=CLIENT_KEY,
+                                    max_retries=0, timeout=60)
+
+        async def one(i: int) -> str:
+            stream = await client.responses.create(model="mock-long:200", input=f"n{i}",
+                                                   stream=True)
+            text = ""
+            async for event in stream:
+                if event.type == "response.completed":
+                    text = event.response.output_text
+            return text
+
+        try:
+            return await asyncio.gather(*(one(i) for i in range(60)))
+        finally:
+            await client.close()
+
+    texts = asyncio.run(main())
+    assert all(texts) and len(texts) == 60
+    assert metric_value(proxy.metrics(), "ccp_active_streams") == 0

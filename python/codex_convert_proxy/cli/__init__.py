@@ -45,6 +45,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:  # `codex-convert-proxy codex-config | head`: not an error to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 def _exit_code(call: Any) -> int:
@@ -136,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
                         "backend")
     p.add_argument("--listen", metavar="HOST:PORT", help="where the proxy listens (overrides "
                                                          "the config)")
+    p.add_argument("--model", metavar="M", help="model Codex asks for (default: the backend's "
+                                                 "model, else YOUR-MODEL)")
     p.add_argument("--env-key", default="CODEX_CONVERT_PROXY_API_KEY", metavar="VAR",
                    help="environment variable Codex reads the key from "
                         "(default CODEX_CONVERT_PROXY_API_KEY)")
@@ -157,7 +163,7 @@ def _positive_int(text: str) -> int:
 
 
 def _load_raw(path: str) -> Dict[str, Any]:
-    from ..server.config import ConfigError, _decode
+    from ..server.config import ConfigError, decode_text
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -166,7 +172,7 @@ def _load_raw(path: str) -> Dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
     try:
-        data = _decode(text, path)
+        data = decode_text(text, path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if not isinstance(data, dict):
@@ -571,9 +577,15 @@ def _cmd_codex_config(args: argparse.Namespace) -> int:
 
     prefix = backend.match_rules.path_prefix if backend and backend.match_rules.path_prefix \
         else ""
-    model = (backend.model if backend and backend.model else
-             (backend.match_rules.models[0] if backend and backend.match_rules.models
-              and "*" not in backend.match_rules.models[0] else "YOUR-MODEL"))
+    if args.model:
+        model = args.model
+    elif backend is not None and backend.model:
+        model = backend.model
+    elif backend is not None and backend.match_rules.models and \
+            "*" not in backend.match_rules.models[0]:
+        model = backend.match_rules.models[0]
+    else:
+        model = "YOUR-MODEL"
     provider_id = "codex-convert-proxy" + (f"-{backend.name}" if backend else "")
     label = f"codex-convert-proxy ({backend.name})" if backend else "codex-convert-proxy"
     auth = (f"# export {args.env_key}=<one of the proxy's client_api_keys>"

@@ -256,11 +256,12 @@ def load_config(path: str | os.PathLike, *, resolve_env: bool = True) -> Config:
         raise ConfigError([f"{source}: file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{source}: cannot read: {exc}"]) from None
-    data = _decode(text, source)
+    data = decode_text(text, source)
     return parse_config(data, source, resolve_env=resolve_env)
 
 
-def _decode(text: str, source: str) -> Any:
+def decode_text(text: str, source: str) -> Any:
+    """JSON or TOML text → data (by the file extension; JSON then TOML when it says nothing)."""
     suffix = Path(source).suffix.lower()
     if suffix == ".toml":
         return _decode_toml(text, source)
