@@ -40,14 +40,18 @@ def run(
     response_id: str = RID,
     fail_at: Optional[int] = None,
     finish: bool = True,
+    keepalive: bool = False,
 ) -> Tuple[bytes, Any]:
-    """Feed `body` cut at `splits`; optionally fail() after feed number `fail_at`."""
+    """Feed `body` cut at `splits`; optionally fail() after feed number `fail_at`, and
+    keepalive() after every feed (as the server does on upstream silence)."""
     t = ccp.StreamTranslator(provider, "model-x", response_id, CREATED, engine=engine, tool_map=tool_map, echo=echo)
     out = t.start()
     last = 0
     for n, cut in enumerate(sorted(splits)):
         out += t.feed(body[last:cut])
         last = cut
+        if keepalive:
+            out += t.keepalive()
         if fail_at == n:
             out += t.fail("", "proxy side failure")
     out += t.feed(body[last:])
@@ -317,6 +321,73 @@ def bodies(draw: st.DrawFn) -> bytes:
     return b"".join(parts)
 
 
+@st.composite
+def tool_bodies(draw: st.DrawFn) -> bytes:
+    """Realistic tool-call streams: 1-3 calls (function, custom, namespace) whose fragments carry
+    ids and indices in the ways providers send them, arguments split, cumulative or all at once,
+    interleaved, with text/reasoning around them."""
+    names = ["shell", "apply_patch", "ns__tool", "read_file"]
+    calls = []
+    for n in range(draw(st.integers(1, 3))):
+        args = draw(st.sampled_from(['{"cmd":"ls -la","workdir":"/tmp"}', '{"input":"*** Begin Patch\n*** End Patch"}',
+                                     '{"patch":"P"}', '"raw"', "", "{}", "*** Begin Patch", '{"a":"1","b":"2"}']))
+        cuts = sorted(draw(st.lists(st.integers(0, len(args)), max_size=4)))
+        pieces = [args[a:b] for a, b in zip([0] + cuts, cuts + [len(args)])]
+        cumulative = draw(st.integers(0, 4)) == 0
+        if cumulative:
+            pieces = ["".join(pieces[: i + 1]) for i in range(len(pieces))]
+        calls.append({
+            "n": n, "name": draw(st.sampled_from(names)), "pieces": pieces,
+            "id_mode": draw(st.sampled_from(["first", "all", "none", "late"])),
+            "index_mode": draw(st.sampled_from(["all", "all", "none", "first"])),
+            "name_late": draw(st.integers(0, 5)) == 0,
+        })
+    frags: List[Tuple[int, Dict[str, Any]]] = []
+    for c in calls:
+        steps = max(1, len(c["pieces"]))
+        for i in range(steps):
+            f: Dict[str, Any] = {}
+            if c["index_mode"] == "all" or (c["index_mode"] == "first" and i == 0):
+                f["index"] = c["n"]
+            if (c["id_mode"] == "all") or (c["id_mode"] == "first" and i == 0) or (c["id_mode"] == "late" and i == steps - 1):
+                f["id"] = f"call_{c['n']}"
+            fn: Dict[str, Any] = {}
+            if (i == 0) != c["name_late"] or (c["name_late"] and i == steps - 1):
+                fn["name"] = c["name"]
+            if c["pieces"]:
+                fn["arguments"] = c["pieces"][i]
+            f["function"] = fn
+            frags.append((c["n"], f))
+    if draw(st.booleans()):  # interleave the calls' fragments, keeping each call's own order
+        order = draw(st.permutations(list(range(len(frags)))))
+        by_call: Dict[int, List[Dict[str, Any]]] = {}
+        for n, f in frags:
+            by_call.setdefault(n, []).append(f)
+        seq = [frags[i][0] for i in order]
+        frags = [(n, by_call[n].pop(0)) for n in seq]
+    events: List[Dict[str, Any]] = []
+    if draw(st.booleans()):
+        events.append({"reasoning_content": draw(text) or "thinking"})
+    if draw(st.booleans()):
+        events.append({"content": draw(text) or "Let me check."})
+    group = draw(st.integers(1, 3))  # fragments per chunk
+    for i in range(0, len(frags), group):
+        events.append({"tool_calls": [f for _, f in frags[i:i + group]]})
+    if draw(st.integers(0, 4)) == 0:
+        events.append({"content": "after"})
+    out = []
+    for d in events:
+        out.append(b"data: " + json.dumps({"id": "x", "choices": [{"index": 0, "delta": d, "finish_reason": None}]}).encode() + b"\n\n")
+    finish = draw(st.sampled_from(["tool_calls", "stop", "length", None]))
+    if finish:
+        out.append(b"data: " + json.dumps({"id": "x", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}).encode() + b"\n\n")
+    if draw(st.booleans()):
+        out.append(b'data: {"id":"x","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}\n\n')
+    if draw(st.booleans()):
+        out.append(b"data: [DONE]\n\n")
+    return b"".join(out)
+
+
 PROFILES = st.sampled_from(THINK_MODE_PROVIDERS + ("glm", "qwen"))
 RESPONSE_IDS = st.sampled_from([RID, "resp_", "plain-id", 'resp_q"uo\\te', "resp_é\u2028"])
 
@@ -330,10 +401,11 @@ RESPONSE_IDS = st.sampled_from([RID, "resp_", "plain-id", 'resp_q"uo\\te', "resp
     cuts=st.lists(st.integers(0, 10**6), max_size=8),
     fail_at=st.one_of(st.none(), st.integers(0, 8)),
     finish=st.booleans(),
+    keepalive=st.booleans(),
 )
 def test_generated_streams_same_bytes_any_split(
     rust_engine: str, body: bytes, provider: str, tool_map: Optional[bytes], response_id: str,
-    cuts: List[int], fail_at: Optional[int], finish: bool,
+    cuts: List[int], fail_at: Optional[int], finish: bool, keepalive: bool,
 ) -> None:
     splits = sorted({c % (len(body) + 1) for c in cuts})
     base = dict(provider=provider, tool_map=tool_map, response_id=response_id, finish=finish)
@@ -342,10 +414,27 @@ def test_generated_streams_same_bytes_any_split(
     assert_same(rust_whole, python_whole, "whole body")
     rust_split = summary(*run("rust", body, splits=splits, **base))  # type: ignore[arg-type]
     assert_same(rust_split, python_whole, f"rust split at {splits}")
-    if fail_at is not None:
-        rust = summary(*run("rust", body, splits=splits, fail_at=fail_at, **base))  # type: ignore[arg-type]
-        python = summary(*run("python", body, splits=splits, fail_at=fail_at, **base))  # type: ignore[arg-type]
-        assert_same(rust, python, f"fail() after feed {fail_at} at {splits}")
+    if fail_at is not None or keepalive:
+        extra = dict(splits=splits, fail_at=fail_at, keepalive=keepalive)
+        rust = summary(*run("rust", body, **extra, **base))  # type: ignore[arg-type]
+        python = summary(*run("python", body, **extra, **base))  # type: ignore[arg-type]
+        assert_same(rust, python, f"fail() after feed {fail_at}, keepalive {keepalive}, at {splits}")
+
+
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    body=tool_bodies(),
+    provider=PROFILES,
+    tool_map=st.sampled_from([None, TOOL_MAP, TOOL_MAP]),
+    cuts=st.lists(st.integers(0, 10**6), max_size=8),
+)
+def test_generated_tool_call_streams_same_bytes_any_split(
+    rust_engine: str, body: bytes, provider: str, tool_map: Optional[bytes], cuts: List[int],
+) -> None:
+    splits = sorted({c % (len(body) + 1) for c in cuts})
+    python_whole = summary(*run("python", body, provider, tool_map=tool_map))
+    assert_same(summary(*run("rust", body, provider, tool_map=tool_map)), python_whole, "whole body")
+    assert_same(summary(*run("rust", body, provider, splits, tool_map=tool_map)), python_whole, f"rust split at {splits}")
 
 
 # --------------------------------------------------------------------------- non-streaming

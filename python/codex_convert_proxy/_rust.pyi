@@ -26,6 +26,8 @@ class StreamTranslator:
         """Upstream EOF → the closing events and exactly one terminal event."""
     def fail(self, code: str, message: str) -> bytes:
         """Emit ``response.failed`` now (open items are not closed)."""
+    def keepalive(self) -> bytes:
+        """A ``response.in_progress`` event for a long upstream silence (``b""`` once done)."""
     @property
     def status(self) -> str:
         """``in_progress`` | ``completed`` | ``incomplete`` | ``failed``."""

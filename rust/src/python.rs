@@ -125,6 +125,11 @@ impl PyStreamTranslator {
         self.run(py, |t, out| t.fail(code, message, out))
     }
 
+    /// A `response.in_progress` event for a long upstream silence (empty once done).
+    fn keepalive<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.run(py, |t, out| t.keepalive(out))
+    }
+
     #[getter]
     fn status(&self) -> PyResult<&'static str> {
         guard(|| Ok(self.inner.status()))

@@ -773,8 +773,19 @@ mod tests {
     /// What the translator reads from a chunk.
     type Summary = (bool, Kind, Option<String>, Kind, Vec<(Kind, Kind, Option<String>)>, Kind);
     fn summary(c: &Chunk) -> Summary {
-        let choices = c.choices().iter().map(|ch| (ch.index.kind, ch.delta.kind, ch.delta.content.as_str().map(str::to_string))).collect();
-        (c.is_object, c.error.value.kind, c.error.value.as_str().map(str::to_string), c.usage, choices, c.usage_raw.prompt_tokens.kind)
+        let choices = c
+            .choices()
+            .iter()
+            .map(|ch| (ch.index.kind, ch.delta.kind, ch.delta.content.as_str().map(str::to_string)))
+            .collect();
+        (
+            c.is_object,
+            c.error.value.kind,
+            c.error.value.as_str().map(str::to_string),
+            c.usage,
+            choices,
+            c.usage_raw.prompt_tokens.kind,
+        )
     }
 
     #[test]
