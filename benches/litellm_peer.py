@@ -14,7 +14,9 @@ through LiteLLM's bridge in this process, and measures (REFERENCE.md §10):
   tail        time from the last delta event to `response.completed` (LiteLLM rebuilds the whole
               response at the end);
   RSS/chunk   growth of this process's RSS while one response streams (peak during the stream
-              minus before it, sampled every 256 events) per upstream chunk.
+              minus before it, sampled every 256 events) per upstream chunk;
+  alloc/chunk peak of Python allocations (tracemalloc) while one response streams, per chunk (a
+              separate, untimed pass: RSS hides growth the allocator serves from freed arenas).
 
 LiteLLM is NOT a project dependency. Install it in a separate environment:
 
@@ -45,7 +47,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from benchdata import Stream, load_streams, streams_dir  # noqa: E402
-from e2e import Procs, free_port, wait_http  # noqa: E402
+from e2e import Procs, _git, free_port, wait_http  # noqa: E402
 
 
 def script_for(stream: Stream) -> Dict[str, Any]:
@@ -119,6 +121,16 @@ async def measure_stream(litellm: Any, base_url: str, model: str, stream: Stream
         done += batch
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     total = chunks * repeat
+    # Memory, in a separate untimed pass: the peak of Python allocations while one response streams
+    # (tracemalloc sees through the allocator's reuse of freed arenas, which RSS does not).
+    import tracemalloc
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    await one_response(litellm, base_url, model)
+    peak_alloc = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
     return {
         "stream": stream.name,
         "chunks": chunks,
@@ -131,6 +143,7 @@ async def measure_stream(litellm: Any, base_url: str, model: str, stream: Stream
         "tail_ms_median": 1000 * sorted(tails)[len(tails) // 2] if tails else None,
         "tail_ms_max": 1000 * max(tails) if tails else None,
         "rss_growth_kib_per_chunk": first["rss_growth_kib"] / chunks,
+        "peak_alloc_kib_per_chunk": peak_alloc / 1024 / chunks,
     }
 
 
@@ -188,7 +201,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rows.append(row)
             print(f"  {row['stream']:<22} {row['chunks']:>6} chunks  {row['cpu_ms_per_chunk']:.3f} ms CPU/chunk  "
                   f"{row['chunks_per_cpu_s']:,.0f} chunks/CPU-s  {row['chunks_per_wall_s']:,.0f} chunks/s wall  "
-                  f"tail {row['tail_ms_median'] or 0:.0f} ms  RSS +{row['rss_growth_kib_per_chunk']:.2f} KiB/chunk",
+                  f"tail {row['tail_ms_median'] or 0:.0f} ms  RSS +{row['rss_growth_kib_per_chunk']:.2f} KiB/chunk  "
+                  f"peak alloc {row['peak_alloc_kib_per_chunk']:.2f} KiB/chunk",
                   flush=True)
             procs.stop(mock)
     except KeyboardInterrupt:
@@ -199,6 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     document = {
         "kind": "litellm_peer",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": _git("rev-parse", "HEAD"),  # of this checkout (the mock and the streams)
         "litellm_version": getattr(litellm, "__version__", None) or _dist_version("litellm"),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg()},
