@@ -557,10 +557,23 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.events, args.paced_events, args.pace_ms = 50, 20, 5.0
 
 
+def rust_problem() -> Optional[str]:
+    """Why the rust engine must not be benchmarked here (not importable, or a debug build)."""
+    try:
+        from codex_convert_proxy import _rust  # type: ignore[attr-defined]
+    except ImportError as exc:
+        return f"the Rust extension does not import ({exc}); build it with `maturin develop --release`"
+    if dict(_rust.build_info()).get("debug"):
+        return "refusing to benchmark a DEBUG build of codex_convert_proxy._rust; rebuild with `maturin develop --release`"
+    return None
+
+
 def run(args: argparse.Namespace, procs: Procs, log_dir: Path) -> Dict[str, Any]:
     deadline = time.monotonic() + args.max_seconds
     ns, workers = parse_ints(args.n), parse_ints(args.workers)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if "rust" in engines and rust_problem():
+        raise SystemExit(f"e2e.py: {rust_problem()}")
     responses_body, chat_body = request_bodies(args.request)
     rows: List[Dict[str, Any]] = []
     for phase in phases_from(args):
