@@ -6,8 +6,9 @@ the end, on error and on Ctrl-C):
   * the mock upstream (`codex-convert-proxy mock-upstream`, through benches/stamped_mock.py which
     stamps each write with its send time) serving `long` text streams;
   * `codex-convert-proxy serve` for each (workers, engine) pair, pointed at the mock;
-  * in this process, an asyncio aiohttp client holding N streaming requests in flight for
-    --duration seconds (closed loop: a finished stream is replaced at once), timestamping every read.
+  * in this process, an asyncio aiohttp client holding N streaming requests in flight (closed loop:
+    a finished stream is replaced at once; the N first starts spread over --ramp seconds) for
+    --ramp + --duration seconds, timestamping every read.
 
 Targets compared in one run, per phase and per N:
   direct        client -> mock `POST /v1/chat/completions` (the floor: mock + client + loopback)
