@@ -254,13 +254,18 @@ class ProxyApp:
             backend = self.router.select(headers, model)
         rl.backend = backend.name
         upstream = self.upstreams[backend.name]
-        if route.kind == RESPONSES:
-            await self._responses(send, body, backend, upstream, rl, guard)
-        else:
-            await self._passthrough(scope, send, body, backend, upstream, route.rest, rl, guard)
+        if route.kind != RESPONSES:
+            return await self._passthrough(scope, send, body, backend, upstream, route.rest, rl,
+                                           guard)
+        # A stream may run for minutes: hand the body over instead of keeping a reference here,
+        # so that _responses can let it go once the upstream has it (a Codex request is ~40 KB).
+        handed = [body]
+        del body
+        await self._responses(send, handed, backend, upstream, rl, guard)
 
-    async def _responses(self, send: Send, body: bytes, backend: Backend, upstream: Upstream,
-                         rl: RequestLog, guard: DisconnectGuard) -> None:
+    async def _responses(self, send: Send, handed: List[bytes], backend: Backend,
+                         upstream: Upstream, rl: RequestLog, guard: DisconnectGuard) -> None:
+        body = handed.pop()
         store = self.store
         if b'"previous_response_id"' in body:
             body = self._expand_previous(body, backend)
@@ -310,6 +315,9 @@ class ProxyApp:
             headers = _SSE_HEADERS + extra
             if req.degraded:
                 headers = headers + [(b"x-ccp-degraded", ",".join(req.degraded).encode())]
+            # The upstream has the request now; only a stored conversation needs it again.
+            kept = body if want_store else b""
+            del body, chat_body, req
             outcome = StreamOutcome()
             rl.status = 200
             chunks: Optional[List[bytes]] = [] if dump is not None else None
@@ -328,7 +336,7 @@ class ProxyApp:
                     dump.write(response_id, "response.sse", b"".join(chunks))
             if want_store and translator.status in ("completed", "incomplete"):
                 response = translator.response or {}
-                self._remember(backend, response_id, body, response.get("output", []))
+                self._remember(backend, response_id, kept, response.get("output", []))
             return
 
         # Non-streaming.
