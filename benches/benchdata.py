@@ -13,7 +13,8 @@ from typing import List, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 STREAMS_DIR = REPO / "tests" / "fixtures" / "streams"
-CODEX_DIR = REPO.parent.parent / "shared" / "codex"  # /work/shared/codex next to /work/wt/<tree>
+# The real Codex CLI 0.169.0 request bodies, committed with the request goldens.
+CODEX_DIR = REPO / "tests" / "fixtures" / "request_golden"
 
 STREAMS_ENV = "CCP_BENCH_STREAMS_DIR"  # another directory of bench_*.sse files
 CODEX_ENV = "CCP_BENCH_CODEX_DIR"  # another directory of Codex request captures (*.json with "body")
@@ -92,16 +93,21 @@ def codex_dir() -> Path:
 
 
 def load_codex_requests(directory: Optional[Path] = None) -> List[CodexRequest]:
-    """The captured Codex requests (`request-*.json`, their `body`), as compact JSON bytes."""
+    """The real Codex requests (`codex-*.json`: request bodies as Codex sent them), as bytes.
+
+    $CCP_BENCH_CODEX_DIR may name another directory: of such bodies, or of captures
+    (`request-*.json` holding the body under "body", as in the shared reference material).
+    """
     directory = directory or codex_dir()
-    files = sorted(directory.glob("request-*.json"))
-    if not files:
-        raise FileNotFoundError(f"no request-*.json Codex captures in {directory} (set ${CODEX_ENV})")
     out = []
-    for path in files:
+    for path in sorted(directory.glob("codex-*.json")):
+        out.append(CodexRequest(path.stem, path.read_bytes()))
+    for path in sorted(directory.glob("request-*.json")):
         capture = json.loads(path.read_text("utf-8"))
         body = json.dumps(capture["body"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         out.append(CodexRequest(_short_name(path.stem), body))
+    if not out:
+        raise FileNotFoundError(f"no Codex request bodies in {directory} (set ${CODEX_ENV})")
     return out
 
 

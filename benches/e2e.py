@@ -62,7 +62,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-CODEX_REQUEST = REPO.parent.parent / "shared" / "codex" / "request-1-initial.json"
+CODEX_REQUEST = REPO / "tests" / "fixtures" / "request_golden" / "codex-1-initial.json"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROVIDER = "openai"
 MODEL = "bench-model"
@@ -480,7 +480,7 @@ def request_bodies(kind: str) -> Tuple[bytes, bytes]:
         chat = {"model": MODEL, "messages": [{"role": "user", "content": text}], "stream": True,
                 "stream_options": {"include_usage": True}}
         return dumps({"model": MODEL, "input": text, "stream": True}), dumps(chat)
-    body = json.loads(CODEX_REQUEST.read_text("utf-8"))["body"]
+    body = json.loads(CODEX_REQUEST.read_text("utf-8"))
     body["stream"] = True
     responses = dumps(body)
     import codex_convert_proxy as ccp
