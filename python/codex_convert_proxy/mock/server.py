@@ -43,12 +43,16 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _config(app: MockUpstreamApp, log_level: str) -> Any:
+def _config(app: MockUpstreamApp, log_level: str, *, own_logging: bool = True) -> Any:
+    """uvicorn settings. Run inside another program (`own_logging=False`, e.g. the proxy's demo
+    mode), the mock leaves logging to that program instead of adding uvicorn's handlers."""
     import uvicorn
 
+    extra: dict = {} if own_logging else {"log_config": None}
     return uvicorn.Config(
         app,
         log_level=log_level,
+        **extra,
         access_log=False,  # a log line per request would cost more than the reply in benchmarks
         lifespan="off",
         backlog=2048,
@@ -166,7 +170,7 @@ class MockUpstream:
 
         self._sock = bind_socket(self._host, self._port)
         self.url = _url(self._sock)
-        self._server = uvicorn.Server(_config(self.app, self._log_level))
+        self._server = uvicorn.Server(_config(self.app, self._log_level, own_logging=False))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="mock-upstream", daemon=True
         )
