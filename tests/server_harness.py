@@ -17,14 +17,17 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+import codex_convert_proxy
+
 ROOT = Path(__file__).resolve().parents[1]
-PYTHON_SRC = ROOT / "python"
+# Subprocesses import the very package this test run imported: the installed wheel (with its
+# compiled extension) or the source tree of an editable install.
+PACKAGE_PARENT = Path(codex_convert_proxy.__file__).resolve().parents[1]
 
 
 def cli_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = dict(os.environ)
-    # The package under test, whether or not it is installed.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PYTHON_SRC), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
     env.pop("CODEX_CONVERT_PROXY_ENGINE", None)
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         env.pop(var, None)
