@@ -46,3 +46,7 @@ def test_clippy_core_is_clean() -> None:
 
 def test_clippy_with_pyo3_boundary_is_clean() -> None:
     _check(_cargo("clippy", "--quiet", "--all-targets", "--features", "python", "--", "-D", "warnings"))
+
+
+def test_rustfmt_is_clean() -> None:
+    _check(_cargo("fmt", "--check"))

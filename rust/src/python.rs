@@ -95,9 +95,20 @@ impl PyStreamTranslator {
         echo: Option<&[u8]>,
     ) -> PyResult<Self> {
         let inner = guard(|| {
-            Translator::new(profiles::profile(provider), model, response_id, created_at, tool_map, echo)
+            Translator::new(
+                profiles::profile(provider),
+                model,
+                response_id,
+                created_at,
+                tool_map,
+                echo,
+            )
         })?;
-        Ok(PyStreamTranslator { inner, out: Vec::new(), broken: false })
+        Ok(PyStreamTranslator {
+            inner,
+            out: Vec::new(),
+            broken: false,
+        })
     }
 
     /// `response.created` and `response.in_progress` (once; `feed` implies it).
@@ -149,8 +160,7 @@ impl PyStreamTranslator {
     /// Dropped/degraded features reported so far (unique, first-seen order).
     #[getter]
     fn degraded<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        guard(|| Ok(self.inner.degraded().to_vec()))
-            .and_then(|names| PyTuple::new(py, names))
+        guard(|| Ok(self.inner.degraded().to_vec())).and_then(|names| PyTuple::new(py, names))
     }
 
     /// Events emitted so far, by type (non-zero counts only).
@@ -238,7 +248,8 @@ impl PySseDecoder {
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let payloads = guard(|| {
             let mut payloads = Vec::new();
-            self.inner.feed(data, |p| payloads.push(PyBytes::new(py, p)));
+            self.inner
+                .feed(data, |p| payloads.push(PyBytes::new(py, p)));
             Ok(payloads)
         })?;
         PyList::new(py, payloads)

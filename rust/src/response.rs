@@ -42,8 +42,14 @@ pub fn convert_response(
     let payload = String::from_utf8(payload).expect("write_value writes UTF-8");
     translator.feed_payload(&payload, &mut events);
     translator.end_of_stream(&mut events);
-    let body = translator.terminal_response().expect("end_of_stream always terminates").to_vec();
-    Ok(ConvertedResponse { body, degraded: translator.degraded().to_vec() })
+    let body = translator
+        .terminal_response()
+        .expect("end_of_stream always terminates")
+        .to_vec();
+    Ok(ConvertedResponse {
+        body,
+        degraded: translator.degraded().to_vec(),
+    })
 }
 
 /// Whether a choice's `index` selects it (absent, null or the integer 0).
@@ -99,11 +105,16 @@ fn as_chunk(data: &Map<String, Value>) -> Result<Value, EngineError> {
             .iter()
             .enumerate()
             .filter_map(|(position, call)| {
-                let Value::Object(call) = call else { return None };
+                let Value::Object(call) = call else {
+                    return None;
+                };
                 let mut f = Map::new();
                 f.insert("index".into(), Value::from(position as u64));
                 f.insert("id".into(), call.get("id").cloned().unwrap_or(Value::Null));
-                f.insert("function".into(), call.get("function").cloned().unwrap_or(Value::Null));
+                f.insert(
+                    "function".into(),
+                    call.get("function").cloned().unwrap_or(Value::Null),
+                );
                 Some(Value::Object(f))
             })
             .collect();
@@ -139,8 +150,16 @@ mod tests {
     ) -> Result<(Value, Vec<String>), EngineError> {
         let tool_map: &[u8] = br#"{"custom":["apply_patch"]}"#;
         let body = serde_json::to_vec(&body).unwrap();
-        convert_response(&body, profile(provider), model, "resp_r1", 42, Some(tool_map), None)
-            .map(|c| (serde_json::from_slice(&c.body).unwrap(), c.degraded))
+        convert_response(
+            &body,
+            profile(provider),
+            model,
+            "resp_r1",
+            42,
+            Some(tool_map),
+            None,
+        )
+        .map(|c| (serde_json::from_slice(&c.body).unwrap(), c.degraded))
     }
 
     #[test]
@@ -174,43 +193,66 @@ mod tests {
         let (r, _) = convert("minimax", body, Some("given")).unwrap();
         assert_eq!(r["model"], "given");
         assert_eq!(r["status"], "incomplete");
-        assert_eq!(r["incomplete_details"], json!({"reason": "max_output_tokens"}));
+        assert_eq!(
+            r["incomplete_details"],
+            json!({"reason": "max_output_tokens"})
+        );
         assert_eq!(r["output"][1]["content"][0]["text"], "answer");
         assert_eq!(r["output"][1]["status"], "incomplete");
         // Content as a list of parts; a missing finish_reason means complete.
-        let body =
-            json!({"choices": [{"message": {"content": [{"type": "text", "text": "a"}, 5, {"text": "b"}]}}]});
+        let body = json!({"choices": [{"message": {"content": [{"type": "text", "text": "a"}, 5, {"text": "b"}]}}]});
         let (r, _) = convert("openai", body, None).unwrap();
         assert_eq!(r["status"], "completed");
         assert_eq!(r["model"], "");
         assert_eq!(r["output"][0]["content"][0]["text"], "ab");
         assert_eq!(r["usage"], Value::Null);
-        let body = json!({"choices": [{"message": {"refusal": "no"}, "finish_reason": "content_filter"}]});
+        let body =
+            json!({"choices": [{"message": {"refusal": "no"}, "finish_reason": "content_filter"}]});
         let (r, _) = convert("openai", body, None).unwrap();
         assert_eq!(r["incomplete_details"]["reason"], "content_filter");
-        assert_eq!(r["output"][0]["content"][0], json!({"type": "refusal", "refusal": "no"}));
+        assert_eq!(
+            r["output"][0]["content"][0],
+            json!({"type": "refusal", "refusal": "no"})
+        );
     }
 
     #[test]
     fn errors_and_bad_bodies() {
-        let (r, _) =
-            convert("openai", json!({"error": {"message": "quota exceeded", "code": 429}}), None).unwrap();
+        let (r, _) = convert(
+            "openai",
+            json!({"error": {"message": "quota exceeded", "code": 429}}),
+            None,
+        )
+        .unwrap();
         assert_eq!(r["status"], "failed");
-        assert_eq!(r["error"], json!({"code": "insufficient_quota", "message": "quota exceeded"}));
+        assert_eq!(
+            r["error"],
+            json!({"code": "insufficient_quota", "message": "quota exceeded"})
+        );
         for bad in [
             json!({"choices": []}),
             json!({}),
             json!({"choices": [{"index": 1, "message": {}}]}),
             json!({"choices": [true]}),
         ] {
-            assert_eq!(convert("openai", bad, None).unwrap_err().message, "upstream response has no choices");
+            assert_eq!(
+                convert("openai", bad, None).unwrap_err().message,
+                "upstream response has no choices"
+            );
         }
         assert_eq!(
             convert("openai", json!([1]), None).unwrap_err().message,
             "upstream response is not a JSON object"
         );
-        let err = convert_response(b"{", profile("openai"), None, "r", 1, None, None).err().unwrap();
-        assert!(err.message.starts_with("upstream response is not valid JSON"), "{}", err.message);
+        let err = convert_response(b"{", profile("openai"), None, "r", 1, None, None)
+            .err()
+            .unwrap();
+        assert!(
+            err.message
+                .starts_with("upstream response is not valid JSON"),
+            "{}",
+            err.message
+        );
         // A tool call without a name is dropped and reported; a null message is an empty one.
         let body = json!({"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"arguments": "{}"}}, 3]}}]});
         let (r, degraded) = convert("openai", body, None).unwrap();

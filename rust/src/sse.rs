@@ -94,7 +94,8 @@ impl SseDecoder {
     pub fn finish_str(&mut self, mut on_data: impl FnMut(&str)) {
         if self.bom_matched != BOM_DONE && self.bom_matched > 0 {
             // An incomplete BOM at the very end is just (invalid) line content.
-            self.line.extend_from_slice(&BOM[..self.bom_matched as usize]);
+            self.line
+                .extend_from_slice(&BOM[..self.bom_matched as usize]);
         }
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
@@ -210,7 +211,10 @@ mod tests {
     #[test]
     fn cr_at_read_end_then_lf() {
         // CR ends one read, LF starts the next: one line end, so no blank line in between.
-        assert_eq!(decode(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]), ["a\nb"]);
+        assert_eq!(
+            decode(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]),
+            ["a\nb"]
+        );
         // A CR then an empty read then LF: still one line end.
         assert_eq!(decode(&[b"data: a\r", b"", b"\ndata: b\n\n"]), ["a\nb"]);
     }
@@ -224,7 +228,10 @@ mod tests {
         // A BOM prefix that is not a BOM is content (and invalid UTF-8).
         assert_eq!(all_splits(b"\xEF\xBBdata: x\n\ndata: y\n\n"), ["y"]);
         assert_eq!(all_splits(b"\xEF\xBB"), Vec::<String>::new());
-        assert_eq!(one(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\n"), Vec::<String>::new());
+        assert_eq!(
+            one(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\n"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -235,7 +242,10 @@ mod tests {
         assert_eq!(one(b"data\ndata\n\n"), ["\n"]);
         assert_eq!(one(b"data:\n\n"), [""]);
         assert_eq!(one(b"data: \n\n"), [""]);
-        assert_eq!(one(b"dataX: y\n\n:data: z\n\n data: w\n\nDATA: v\n\n"), Vec::<String>::new());
+        assert_eq!(
+            one(b"dataX: y\n\n:data: z\n\n data: w\n\nDATA: v\n\n"),
+            Vec::<String>::new()
+        );
         assert_eq!(one(b"data: a:b: c\n\n"), ["a:b: c"]);
     }
 
@@ -268,8 +278,14 @@ mod tests {
         assert_eq!(one(b"data: a\xF0\x9F\x98b\n\n"), ["a\u{FFFD}b"]);
         assert_eq!(one(b"data: \xED\xA0\x80\n\n"), ["\u{FFFD}\u{FFFD}\u{FFFD}"]);
         assert_eq!(one(b"data: \xC0\xAF\xFF\n\n"), ["\u{FFFD}\u{FFFD}\u{FFFD}"]);
-        assert_eq!(one(b"data: \xF0\x9F\ndata: \x98\x80\n\n"), ["\u{FFFD}\n\u{FFFD}\u{FFFD}"]);
-        assert_eq!(one(b"data: \xF4\x90\x80\x80|\xE0\x80\n\n"), ["\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}"]);
+        assert_eq!(
+            one(b"data: \xF0\x9F\ndata: \x98\x80\n\n"),
+            ["\u{FFFD}\n\u{FFFD}\u{FFFD}"]
+        );
+        assert_eq!(
+            one(b"data: \xF4\x90\x80\x80|\xE0\x80\n\n"),
+            ["\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}"]
+        );
     }
 
     #[test]

@@ -53,7 +53,8 @@ impl Usage {
                 None
             }
         }
-        let first = |vals: &[Option<&Val>]| vals.iter().flatten().find_map(|v| count(v)).unwrap_or(0);
+        let first =
+            |vals: &[Option<&Val>]| vals.iter().flatten().find_map(|v| count(v)).unwrap_or(0);
         let input_tokens = first(&[Some(&u.prompt_tokens), Some(&u.input_tokens)]);
         let output_tokens = first(&[Some(&u.completion_tokens), Some(&u.output_tokens)]);
         let total_tokens = count(&u.total_tokens).unwrap_or(input_tokens + output_tokens);

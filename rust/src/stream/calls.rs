@@ -7,7 +7,12 @@ use super::State;
 use crate::json::write_str;
 
 impl State {
-    pub(super) fn fragment(&mut self, frag: &Fragment, think: &mut ThinkSplitter, out: &mut Vec<u8>) {
+    pub(super) fn fragment(
+        &mut self,
+        frag: &Fragment,
+        think: &mut ThinkSplitter,
+        out: &mut Vec<u8>,
+    ) {
         if !frag.is_object {
             return;
         }
@@ -106,7 +111,13 @@ impl State {
                 EventWriter::end(out);
                 let start = self.done_items.len();
                 let status = self.item_status();
-                write_call_item(&mut self.done_items, &self.ev, &self.calls.list[i], status, &input);
+                write_call_item(
+                    &mut self.done_items,
+                    &self.ev,
+                    &self.calls.list[i],
+                    status,
+                    &input,
+                );
                 self.item_done(n, start, out);
             }
             CallKind::Function | CallKind::Namespace { .. } => {
@@ -130,7 +141,13 @@ impl State {
 }
 
 /// A function-call or custom-tool-call item (`payload` = arguments or input).
-pub(super) fn write_call_item(out: &mut Vec<u8>, ev: &EventWriter, call: &Call, status: &str, payload: &str) {
+pub(super) fn write_call_item(
+    out: &mut Vec<u8>,
+    ev: &EventWriter,
+    call: &Call,
+    status: &str,
+    payload: &str,
+) {
     let n = call.output_index.expect("visible call");
     let kind = call.kind.as_ref().expect("visible call");
     out.extend_from_slice(b"{\"id\":");

@@ -427,7 +427,9 @@ impl Chunk {
             }
             if !sc.next_member()? {
                 match run {
-                    Some(start) => self.suffix.learn(&data[start..sc.i], usage_null, error_null),
+                    Some(start) => self
+                        .suffix
+                        .learn(&data[start..sc.i], usage_null, error_null),
                     None => self.suffix.bytes.clear(),
                 }
                 return Ok(());
@@ -763,7 +765,9 @@ mod tests {
         ];
         let mut reused = Chunk::default();
         for (n, text) in chunks.iter().enumerate() {
-            let a = reused.parse(text).map(|_| format!("{:?}", summary(&reused)));
+            let a = reused
+                .parse(text)
+                .map(|_| format!("{:?}", summary(&reused)));
             let mut fresh = Chunk::default();
             let b = fresh.parse(text).map(|_| format!("{:?}", summary(&fresh)));
             assert_eq!(a, b, "chunk {n}: {text}");
@@ -771,12 +775,25 @@ mod tests {
     }
 
     /// What the translator reads from a chunk.
-    type Summary = (bool, Kind, Option<String>, Kind, Vec<(Kind, Kind, Option<String>)>, Kind);
+    type Summary = (
+        bool,
+        Kind,
+        Option<String>,
+        Kind,
+        Vec<(Kind, Kind, Option<String>)>,
+        Kind,
+    );
     fn summary(c: &Chunk) -> Summary {
         let choices = c
             .choices()
             .iter()
-            .map(|ch| (ch.index.kind, ch.delta.kind, ch.delta.content.as_str().map(str::to_string)))
+            .map(|ch| {
+                (
+                    ch.index.kind,
+                    ch.delta.kind,
+                    ch.delta.content.as_str().map(str::to_string),
+                )
+            })
             .collect();
         (
             c.is_object,

@@ -89,7 +89,11 @@ impl EventWriter {
         write_str(&mut sid, s);
         sid.pop();
         sid.remove(0);
-        EventWriter { seq: 0, counts: [0; Ev::ALL.len()], sid }
+        EventWriter {
+            seq: 0,
+            counts: [0; Ev::ALL.len()],
+            sid,
+        }
     }
 
     /// Open an event: everything up to and including its sequence number.

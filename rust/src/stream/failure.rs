@@ -22,8 +22,18 @@ pub fn normalize_error_code(code: Option<&str>, kind: &str, message: &str) -> St
     hay.push(b' ');
     hay.extend_from_slice(message.as_bytes());
     hay.make_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| memchr::memmem::find(&hay, w.as_bytes()).is_some());
-    if has(&["context_length", "context length", "maximum context", "too long", "too many tokens"]) {
+    let has = |words: &[&str]| {
+        words
+            .iter()
+            .any(|w| memchr::memmem::find(&hay, w.as_bytes()).is_some())
+    };
+    if has(&[
+        "context_length",
+        "context length",
+        "maximum context",
+        "too long",
+        "too many tokens",
+    ]) {
         "context_length_exceeded".to_string()
     } else if has(&["insufficient_quota", "quota"]) {
         "insufficient_quota".to_string()

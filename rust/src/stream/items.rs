@@ -83,7 +83,14 @@ impl State {
             }
         };
         let content_index = (self.n_parts - 1) as u32;
-        self.ev.begin(out, if refusal { Ev::RefusalDelta } else { Ev::TextDelta });
+        self.ev.begin(
+            out,
+            if refusal {
+                Ev::RefusalDelta
+            } else {
+                Ev::TextDelta
+            },
+        );
         self.ev.item_ref(out, IdKind::Message, n);
         out.extend_from_slice(b",\"content_index\":");
         write_u32(out, content_index);
@@ -119,7 +126,14 @@ impl State {
     pub(super) fn close_part(&mut self, n: u32, out: &mut Vec<u8>) {
         let k = self.n_parts - 1;
         let part = &self.parts[k];
-        self.ev.begin(out, if part.refusal { Ev::RefusalDone } else { Ev::TextDone });
+        self.ev.begin(
+            out,
+            if part.refusal {
+                Ev::RefusalDone
+            } else {
+                Ev::TextDone
+            },
+        );
         self.ev.item_ref(out, IdKind::Message, n);
         out.extend_from_slice(b",\"content_index\":");
         write_u32(out, k as u32);
@@ -166,7 +180,9 @@ impl State {
                 EventWriter::end(out);
                 self.ev.begin(out, Ev::SummaryPartDone);
                 self.ev.item_ref(out, IdKind::Reasoning, n);
-                out.extend_from_slice(b",\"summary_index\":0,\"part\":{\"type\":\"summary_text\",\"text\":");
+                out.extend_from_slice(
+                    b",\"summary_index\":0,\"part\":{\"type\":\"summary_text\",\"text\":",
+                );
                 write_str(out, &self.reasoning_text);
                 out.extend_from_slice(b"}");
                 EventWriter::end(out);

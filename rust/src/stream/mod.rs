@@ -131,7 +131,10 @@ impl Translator {
             think: ThinkSplitter::new(profile.think_tags),
             st: State {
                 ev: EventWriter::new(response_id),
-                sid: response_id.strip_prefix("resp_").unwrap_or(response_id).to_string(),
+                sid: response_id
+                    .strip_prefix("resp_")
+                    .unwrap_or(response_id)
+                    .to_string(),
                 resp_head,
                 resp_model,
                 resp_echo,
@@ -166,7 +169,12 @@ impl Translator {
         if self.st.done {
             return;
         }
-        let Translator { sse, chunk, think, st } = self;
+        let Translator {
+            sse,
+            chunk,
+            think,
+            st,
+        } = self;
         sse.feed_str(input, |data| on_data(chunk, think, st, data, out));
     }
 
@@ -176,7 +184,12 @@ impl Translator {
         if self.st.done {
             return;
         }
-        let Translator { sse, chunk, think, st } = self;
+        let Translator {
+            sse,
+            chunk,
+            think,
+            st,
+        } = self;
         sse.finish_str(|data| on_data(chunk, think, st, data, out));
         if !self.st.done {
             end_of_stream(&mut self.think, &mut self.st, true, out);
@@ -186,7 +199,9 @@ impl Translator {
     /// One already-framed payload (used by the non-streaming conversion).
     pub fn feed_payload(&mut self, payload: &str, out: &mut Vec<u8>) {
         self.st.start(out);
-        let Translator { chunk, think, st, .. } = self;
+        let Translator {
+            chunk, think, st, ..
+        } = self;
         on_data(chunk, think, st, payload, out);
     }
 
@@ -261,7 +276,11 @@ fn echo_body(echo: Option<&[u8]>) -> Result<&[u8], EngineError> {
         return Err(EngineError::new("echo must be a JSON object"));
     }
     let body = &text[1..text.len() - 1];
-    Ok(if strip_ws(body).is_empty() { DEFAULT } else { body })
+    Ok(if strip_ws(body).is_empty() {
+        DEFAULT
+    } else {
+        body
+    })
 }
 
 /// Strip the whitespace the Python engine strips from payloads (`_ASCII_WS`).
@@ -297,7 +316,13 @@ fn is_failing(finish: &str) -> bool {
 }
 
 /// One SSE data payload (contract §3.3).
-fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &str, out: &mut Vec<u8>) {
+fn on_data(
+    chunk: &mut Chunk,
+    think: &mut ThinkSplitter,
+    st: &mut State,
+    data: &str,
+    out: &mut Vec<u8>,
+) {
     if st.done {
         return;
     }
@@ -342,7 +367,10 @@ fn on_data(chunk: &mut Chunk, think: &mut ThinkSplitter, st: &mut State, data: &
 fn on_choice(choice: &Choice, think: &mut ThinkSplitter, st: &mut State, out: &mut Vec<u8>) {
     let delta = &choice.delta;
     if delta.kind == Kind::Object {
-        let reasoning = delta.reasoning_content.non_empty_str().or_else(|| delta.reasoning.non_empty_str());
+        let reasoning = delta
+            .reasoning_content
+            .non_empty_str()
+            .or_else(|| delta.reasoning.non_empty_str());
         if let Some(text) = reasoning {
             st.reasoning_delta(text, out);
         }
@@ -372,7 +400,11 @@ fn on_choice(choice: &Choice, think: &mut ThinkSplitter, st: &mut State, out: &m
 fn end_of_stream(think: &mut ThinkSplitter, st: &mut State, eof: bool, out: &mut Vec<u8>) {
     let reason = match st.finish_reason.as_deref() {
         None if eof => {
-            st.failed("server_error", "upstream stream ended before a finish_reason", out);
+            st.failed(
+                "server_error",
+                "upstream stream ended before a finish_reason",
+                out,
+            );
             return;
         }
         None => {

@@ -71,8 +71,8 @@ fn find_string_stop(b: &[u8], mut i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-            _mm_set1_epi8,
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
         };
         // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16 bytes inside `b`
         // (`i + 16 <= b.len()`), unaligned loads are allowed.
@@ -170,7 +170,12 @@ pub struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     pub fn new(s: &'a str) -> Self {
-        Scanner { s, b: s.as_bytes(), i: 0, depth: 0 }
+        Scanner {
+            s,
+            b: s.as_bytes(),
+            i: 0,
+            depth: 0,
+        }
     }
 
     /// Skip JSON whitespace; the next byte (0 at the end).
@@ -227,7 +232,9 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         loop {
             i = find_string_stop(b, i);
-            let Some(&c) = b.get(i) else { return Err(Malformed) };
+            let Some(&c) = b.get(i) else {
+                return Err(Malformed);
+            };
             match c {
                 b'"' => {
                     self.i = i + 1;
@@ -299,7 +306,10 @@ impl<'a> Scanner<'a> {
                 let mut v: u64 = 0;
                 let mut fits = true;
                 for &d in digits {
-                    match v.checked_mul(10).and_then(|v| v.checked_add((d - b'0') as u64)) {
+                    match v
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add((d - b'0') as u64))
+                    {
                         Some(n) => v = n,
                         None => {
                             fits = false;
@@ -341,7 +351,10 @@ impl<'a> Scanner<'a> {
 
     /// An object (after whitespace): `on_member` gets each key and must consume its value.
     #[inline(always)]
-    pub fn object(&mut self, mut on_member: impl FnMut(&mut Self, RawStr<'a>) -> Res<()>) -> Res<()> {
+    pub fn object(
+        &mut self,
+        mut on_member: impl FnMut(&mut Self, RawStr<'a>) -> Res<()>,
+    ) -> Res<()> {
         self.eat(b'{')?;
         self.enter()?;
         if self.peek() == b'}' {
@@ -446,7 +459,9 @@ impl<'a> Scanner<'a> {
     pub fn value(&mut self) -> Res<Scalar<'a>> {
         match self.peek() {
             b'"' => self.string().map(Scalar::Str),
-            b'{' => self.object(|s, _| s.value().map(drop)).map(|_| Scalar::Object),
+            b'{' => self
+                .object(|s, _| s.value().map(drop))
+                .map(|_| Scalar::Object),
             b'[' => self.array(|s| s.value().map(drop)).map(|_| Scalar::Array),
             b't' => self.literal(b"true").map(|_| Scalar::Bool(true)),
             b'f' => self.literal(b"false").map(|_| Scalar::Bool(false)),
@@ -634,7 +649,11 @@ mod tests {
         for depth in [126, 127, 128, 129] {
             check(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
             check(&format!("{}1{}", "[".repeat(depth), "]".repeat(depth)));
-            check(&format!("{}{}", "{\"a\":".repeat(depth) + "1", "}".repeat(depth)));
+            check(&format!(
+                "{}{}",
+                "{\"a\":".repeat(depth) + "1",
+                "}".repeat(depth)
+            ));
         }
     }
 

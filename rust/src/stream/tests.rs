@@ -3,7 +3,8 @@ use super::*;
 use crate::profiles::profile;
 
 fn translate_with(provider: &str, parts: &[&[u8]], finish: bool) -> (String, Translator) {
-    let mut t = Translator::new(profile(provider), "m", "resp_abc", 1700000000, None, None).unwrap();
+    let mut t =
+        Translator::new(profile(provider), "m", "resp_abc", 1700000000, None, None).unwrap();
     let mut out = Vec::new();
     for p in parts {
         t.feed(p, &mut out);
@@ -42,7 +43,10 @@ struct Run {
 
 impl Run {
     fn types(&self) -> Vec<&str> {
-        self.events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+        self.events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect()
     }
     fn terminal(&self) -> &Value {
         &self.events.last().unwrap()["response"]
@@ -68,7 +72,10 @@ fn parse_events(raw: &str) -> Vec<Value> {
         assert!(!data.contains('\n'));
         let v: Value = serde_json::from_str(data).expect("event JSON");
         assert_eq!(v["type"], ty);
-        assert_eq!(v["sequence_number"], n as u64, "sequence numbers are 0, 1, 2, …");
+        assert_eq!(
+            v["sequence_number"], n as u64,
+            "sequence numbers are 0, 1, 2, …"
+        );
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys[..2], ["type", "sequence_number"]);
         events.push(v);
@@ -77,8 +84,22 @@ fn parse_events(raw: &str) -> Vec<Value> {
     events
 }
 
-fn run_with(provider: &str, body: &str, splits: &[usize], tool_map: Option<&[u8]>, eof: bool) -> Run {
-    let mut t = Translator::new(profile(provider), "m", "resp_abc", 1700000000, tool_map, None).unwrap();
+fn run_with(
+    provider: &str,
+    body: &str,
+    splits: &[usize],
+    tool_map: Option<&[u8]>,
+    eof: bool,
+) -> Run {
+    let mut t = Translator::new(
+        profile(provider),
+        "m",
+        "resp_abc",
+        1700000000,
+        tool_map,
+        None,
+    )
+    .unwrap();
     let mut out = Vec::new();
     let bytes = body.as_bytes();
     let mut last = 0;
@@ -110,10 +131,20 @@ fn texts_of(r: &Run) -> Vec<(String, String)> {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|p| p["text"].as_str().or(p["refusal"].as_str()).unwrap().to_string())
+                    .map(|p| {
+                        p["text"]
+                            .as_str()
+                            .or(p["refusal"].as_str())
+                            .unwrap()
+                            .to_string()
+                    })
                     .collect::<Vec<_>>()
                     .join("|"),
-                _ => o["arguments"].as_str().or(o["input"].as_str()).unwrap().to_string(),
+                _ => o["arguments"]
+                    .as_str()
+                    .or(o["input"].as_str())
+                    .unwrap()
+                    .to_string(),
             };
             (ty, text)
         })
@@ -123,7 +154,11 @@ fn texts_of(r: &Run) -> Vec<(String, String)> {
 /// Invariants every stream must keep: one terminal event, last; no empty deltas; every event
 /// refers to an item announced before; item ids are as announced.
 fn check_invariants(r: &Run) {
-    let terminal = ["response.completed", "response.incomplete", "response.failed"];
+    let terminal = [
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+    ];
     let types = r.types();
     assert_eq!(types[..2], ["response.created", "response.in_progress"]);
     assert_eq!(types.iter().filter(|t| terminal.contains(t)).count(), 1);
@@ -136,7 +171,9 @@ fn check_invariants(r: &Run) {
         if e["type"] == "response.output_item.added" {
             added.insert(e["output_index"].as_u64().unwrap(), e["item"]["id"].clone());
         } else if let Some(ix) = e.get("output_index") {
-            let id = added.get(&ix.as_u64().unwrap()).expect("item announced before use");
+            let id = added
+                .get(&ix.as_u64().unwrap())
+                .expect("item announced before use");
             if let Some(item_id) = e.get("item_id") {
                 assert_eq!(item_id, id);
             }
@@ -176,13 +213,18 @@ fn text_stream_full_canonical_sequence() {
     );
     assert_eq!(
         r.output(),
-        &vec![json!({"id": "msg_abc_0", "type": "message", "status": "completed",
-                     "content": [{"type": "output_text", "text": "Hello", "annotations": []}], "role": "assistant"})]
+        &vec![
+            json!({"id": "msg_abc_0", "type": "message", "status": "completed",
+                     "content": [{"type": "output_text", "text": "Hello", "annotations": []}], "role": "assistant"})
+        ]
     );
     assert_eq!(r.events[4]["logprobs"], json!([]));
     assert_eq!(r.t.status(), "completed");
     assert!(r.t.is_done());
-    assert_eq!(r.t.terminal_response().unwrap(), serde_json::to_string(r.terminal()).unwrap().as_bytes());
+    assert_eq!(
+        r.t.terminal_response().unwrap(),
+        serde_json::to_string(r.terminal()).unwrap().as_bytes()
+    );
     check_invariants(&r);
 }
 
@@ -201,12 +243,20 @@ fn echo_is_spliced_and_ids_use_the_response_id_suffix() {
     let echo = br#" {"instructions":"be brief","tools":[]} "#;
     let mut t = Translator::new(profile("openai"), "m\"q", "plain", 5, None, Some(echo)).unwrap();
     let mut out = Vec::new();
-    t.feed(delta(json!({"content": "x", "tool_calls": [{"function": {"name": "f"}}]})).as_bytes(), &mut out);
+    t.feed(
+        delta(json!({"content": "x", "tool_calls": [{"function": {"name": "f"}}]})).as_bytes(),
+        &mut out,
+    );
     t.feed((finish("stop") + DONE).as_bytes(), &mut out);
     let raw = String::from_utf8(out).unwrap();
-    assert!(raw.contains(r#""model":"m\"q","output":[],"instructions":"be brief","tools":[],"error":null"#));
+    assert!(raw.contains(
+        r#""model":"m\"q","output":[],"instructions":"be brief","tools":[],"error":null"#
+    ));
     let r = parse_events(&raw);
-    let out = r.last().unwrap()["response"]["output"].as_array().unwrap().clone();
+    let out = r.last().unwrap()["response"]["output"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(out[0]["id"], "msg_plain_0");
     assert_eq!(out[1]["id"], "fc_plain_1");
     assert_eq!(out[1]["call_id"], "call_plain_1");
@@ -222,7 +272,10 @@ fn start_once_and_nothing_after_the_terminal_event() {
     let n = out.len();
     t.start(&mut out);
     assert_eq!(out.len(), n);
-    t.feed((delta(json!({"content": "a"})) + &finish("stop") + DONE).as_bytes(), &mut out);
+    t.feed(
+        (delta(json!({"content": "a"})) + &finish("stop") + DONE).as_bytes(),
+        &mut out,
+    );
     let n = out.len();
     t.feed(delta(json!({"content": "more"})).as_bytes(), &mut out);
     t.finish(&mut out);
@@ -251,9 +304,16 @@ fn keepalive_is_an_in_progress_event_in_sequence() {
     assert_eq!(
         types,
         [
-            "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
-            "response.output_text.delta", "response.in_progress", "response.output_text.done",
-            "response.content_part.done", "response.output_item.done", "response.completed"
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.in_progress",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.completed"
         ]
     );
     assert_eq!(events[5]["response"], events[1]["response"]);
@@ -279,7 +339,11 @@ fn reasoning_text_refusal_lifecycle() {
             ("message".into(), "d|no|e".into())
         ]
     );
-    let ids: Vec<&str> = r.output().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = r
+        .output()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["rs_abc_0", "msg_abc_1", "rs_abc_2", "msg_abc_3"]);
     // Parts of the last message: content_index 0, 1, 2 with done events in between.
     let parts: Vec<u64> = r
@@ -289,7 +353,10 @@ fn reasoning_text_refusal_lifecycle() {
         .collect();
     assert_eq!(parts, [0, 0, 1, 2]);
     assert_eq!(r.of_type("response.refusal.done")[0]["refusal"], "no");
-    assert_eq!(r.output()[3]["content"][1], json!({"type": "refusal", "refusal": "no"}));
+    assert_eq!(
+        r.output()[3]["content"][1],
+        json!({"type": "refusal", "refusal": "no"})
+    );
     // reasoning_content wins over reasoning; an empty one falls back to reasoning.
     let r = run(
         "openai",
@@ -328,7 +395,10 @@ fn malformed_chunks_and_extra_choices_are_skipped_and_reported() {
         + &finish("stop") + DONE;
     let r = run("openai", &body);
     assert_eq!(texts_of(&r), [("message".into(), "kept".into())]);
-    assert_eq!(r.degraded(), ["stream:malformed_chunk", "stream:extra_choices"]);
+    assert_eq!(
+        r.degraded(),
+        ["stream:malformed_chunk", "stream:extra_choices"]
+    );
 }
 
 #[test]
@@ -337,13 +407,25 @@ fn finish_reason_closes_items_at_once_and_the_first_one_is_kept() {
     let r = run_with("openai", &body, &[], None, false);
     assert_eq!(*r.types().last().unwrap(), "response.output_item.done");
     assert!(!r.t.is_done());
-    let r = run("openai", &(delta(json!({"content": "x"})) + &finish("length") + &finish("stop") + DONE));
+    let r = run(
+        "openai",
+        &(delta(json!({"content": "x"})) + &finish("length") + &finish("stop") + DONE),
+    );
     assert_eq!(*r.types().last().unwrap(), "response.incomplete");
-    assert_eq!(r.terminal()["incomplete_details"], json!({"reason": "max_output_tokens"}));
+    assert_eq!(
+        r.terminal()["incomplete_details"],
+        json!({"reason": "max_output_tokens"})
+    );
     assert_eq!(r.output()[0]["status"], "incomplete");
     for reason in ["content_filter", "sensitive"] {
-        let r = run("glm", &(delta(json!({"content": "x"})) + &finish(reason) + DONE));
-        assert_eq!(r.terminal()["incomplete_details"], json!({"reason": "content_filter"}));
+        let r = run(
+            "glm",
+            &(delta(json!({"content": "x"})) + &finish(reason) + DONE),
+        );
+        assert_eq!(
+            r.terminal()["incomplete_details"],
+            json!({"reason": "content_filter"})
+        );
         assert_eq!(r.t.status(), "incomplete");
     }
 }
@@ -351,7 +433,10 @@ fn finish_reason_closes_items_at_once_and_the_first_one_is_kept() {
 #[test]
 fn endings() {
     // finish_reason without [DONE], then EOF: completed.
-    let r = run("openai", &(delta(json!({"content": "x"})) + &finish("stop")));
+    let r = run(
+        "openai",
+        &(delta(json!({"content": "x"})) + &finish("stop")),
+    );
     assert_eq!(r.t.status(), "completed");
     // [DONE] without finish_reason: completed, reported.
     let r = run("openai", &(delta(json!({"content": "x"})) + DONE));
@@ -368,7 +453,10 @@ fn endings() {
     assert_eq!(r.output().len(), 0);
     assert!(r.of_type("response.output_item.done").is_empty());
     // network_error: items stay open, failure at the end.
-    let r = run("glm", &(delta(json!({"content": "x"})) + &finish("network_error") + DONE));
+    let r = run(
+        "glm",
+        &(delta(json!({"content": "x"})) + &finish("network_error") + DONE),
+    );
     assert_eq!(
         r.terminal()["error"],
         json!({"code": "server_error", "message": "upstream reported network_error"})
@@ -386,20 +474,34 @@ fn in_stream_errors_fail_at_once_without_closing_open_items() {
         + &delta(
             json!({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "shell", "arguments": "{\"cm"}}]}),
         )
-        + &sse(json!({"usage": {"prompt_tokens": 3}, "error": {"message": "Upstream timeout", "code": 502}}))
+        + &sse(
+            json!({"usage": {"prompt_tokens": 3}, "error": {"message": "Upstream timeout", "code": 502}}),
+        )
         + &delta(json!({"content": "ignored"}))
         + &finish("stop")
         + DONE;
     let r = run("openai", &body);
     assert_eq!(r.t.status(), "failed");
-    assert_eq!(r.terminal()["error"], json!({"code": "server_error", "message": "Upstream timeout"}));
+    assert_eq!(
+        r.terminal()["error"],
+        json!({"code": "server_error", "message": "Upstream timeout"})
+    );
     // The reasoning and message were done before the call appeared; the half call never is.
     assert_eq!(
-        r.output().iter().map(|o| o["type"].as_str().unwrap()).collect::<Vec<_>>(),
+        r.output()
+            .iter()
+            .map(|o| o["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
         ["reasoning", "message"]
     );
-    assert!(r.of_type("response.function_call_arguments.done").is_empty());
-    assert_eq!(r.terminal()["usage"], Value::Null, "usage of the error chunk is not read");
+    assert!(r
+        .of_type("response.function_call_arguments.done")
+        .is_empty());
+    assert_eq!(
+        r.terminal()["usage"],
+        Value::Null,
+        "usage of the error chunk is not read"
+    );
     check_invariants(&r);
 }
 
@@ -416,24 +518,47 @@ fn error_codes_are_normalised() {
             "rate_limit_exceeded",
             "Rate limit reached",
         ),
-        (json!({"message": "x", "code": "insufficient_quota"}), "insufficient_quota", "x"),
-        (json!({"message": "x", "code": "Too_Many_Requests_429"}), "rate_limit_exceeded", "x"),
-        (json!({"message": "x", "code": "invalid_api_key"}), "invalid_api_key", "x"),
+        (
+            json!({"message": "x", "code": "insufficient_quota"}),
+            "insufficient_quota",
+            "x",
+        ),
+        (
+            json!({"message": "x", "code": "Too_Many_Requests_429"}),
+            "rate_limit_exceeded",
+            "x",
+        ),
+        (
+            json!({"message": "x", "code": "invalid_api_key"}),
+            "invalid_api_key",
+            "x",
+        ),
         (json!({"code": ""}), "server_error", "upstream error"),
         (
             json!({"message": 5, "type": "context_length_exceeded"}),
             "context_length_exceeded",
             "upstream error",
         ),
-        (json!("prompt is TOO LONG"), "context_length_exceeded", "prompt is TOO LONG"),
+        (
+            json!("prompt is TOO LONG"),
+            "context_length_exceeded",
+            "prompt is TOO LONG",
+        ),
         (json!(""), "server_error", ""),
     ];
     for (error, code, message) in cases {
         let r = run("openai", &sse(json!({"error": error})));
-        assert_eq!(r.terminal()["error"], json!({"code": code, "message": message}), "{error}");
+        assert_eq!(
+            r.terminal()["error"],
+            json!({"code": code, "message": message}),
+            "{error}"
+        );
     }
     // Errors of other types are not errors.
-    let r = run("openai", &(sse(json!({"error": null})) + &sse(json!({"error": 5})) + &finish("stop")));
+    let r = run(
+        "openai",
+        &(sse(json!({"error": null})) + &sse(json!({"error": 5})) + &finish("stop")),
+    );
     assert_eq!(r.t.status(), "completed");
 }
 
@@ -442,10 +567,17 @@ fn fail_from_the_server() {
     let mut t = Translator::new(profile("openai"), "m", "resp_abc", 1, None, None).unwrap();
     let mut out = Vec::new();
     t.feed(delta(json!({"content": "x"})).as_bytes(), &mut out);
-    t.fail("", "upstream read timed out: 429 too many requests", &mut out);
+    t.fail(
+        "",
+        "upstream read timed out: 429 too many requests",
+        &mut out,
+    );
     let ev = parse_events(std::str::from_utf8(&out).unwrap());
     assert_eq!(ev.last().unwrap()["type"], "response.failed");
-    assert_eq!(ev.last().unwrap()["response"]["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(
+        ev.last().unwrap()["response"]["error"]["code"],
+        "rate_limit_exceeded"
+    );
     assert_eq!(t.status(), "failed");
     let mut t = Translator::new(profile("openai"), "m", "resp_abc", 1, None, None).unwrap();
     let mut out = Vec::new();
@@ -487,7 +619,10 @@ fn parallel_calls_by_index_without_ids_are_kept_apart() {
         call(Some(1), Some("b"), Some("read"), Some("")),
     ]) + &calls(vec![call(Some(1), None, None, Some("{\"p\":"))])
         + &calls(vec![call(Some(0), None, None, Some("{\"c\":"))])
-        + &calls(vec![call(Some(0), None, None, Some("1}")), call(Some(1), None, None, Some("2}"))])
+        + &calls(vec![
+            call(Some(0), None, None, Some("1}")),
+            call(Some(1), None, None, Some("2}")),
+        ])
         + &finish("tool_calls")
         + DONE;
     let r = run("openai", &body);
@@ -517,7 +652,10 @@ fn call_matching_rules() {
     let r = run("openai", &body);
     assert_eq!(
         texts_of(&r),
-        [("function_call".into(), "{\"a\":1}".into()), ("function_call".into(), "{}".into())]
+        [
+            ("function_call".into(), "{\"a\":1}".into()),
+            ("function_call".into(), "{}".into())
+        ]
     );
     // The id arrives after the index: the call takes it (call_id announced when visible).
     let body = calls(vec![call(Some(0), None, None, Some("{"))])
@@ -574,10 +712,15 @@ fn cumulative_arguments_and_arguments_only_in_the_final_chunk() {
 
 #[test]
 fn empty_arguments_become_an_empty_object() {
-    let r =
-        run("openai", &(calls(vec![call(Some(0), Some("c"), Some("f"), Some(""))]) + &finish("tool_calls")));
+    let r = run(
+        "openai",
+        &(calls(vec![call(Some(0), Some("c"), Some("f"), Some(""))]) + &finish("tool_calls")),
+    );
     assert_eq!(r.output()[0]["arguments"], "{}");
-    assert_eq!(r.of_type("response.function_call_arguments.delta")[0]["delta"], "{}");
+    assert_eq!(
+        r.of_type("response.function_call_arguments.delta")[0]["delta"],
+        "{}"
+    );
 }
 
 #[test]
@@ -589,7 +732,13 @@ fn nameless_calls_are_dropped_and_late_fragments_reported() {
         + DONE;
     let r = run("openai", &body);
     assert_eq!(texts_of(&r), [("message".into(), "x".into())]);
-    assert_eq!(r.degraded(), ["stream:tool_call_without_name", "stream:late_tool_call_fragment"]);
+    assert_eq!(
+        r.degraded(),
+        [
+            "stream:tool_call_without_name",
+            "stream:late_tool_call_fragment"
+        ]
+    );
 }
 
 #[test]
@@ -604,11 +753,23 @@ fn a_visible_call_closes_the_open_text_item_and_calls_stay_open() {
     let order: Vec<(&str, u64)> = r
         .of_type("response.output_item.done")
         .iter()
-        .map(|e| (e["item"]["type"].as_str().unwrap(), e["output_index"].as_u64().unwrap()))
+        .map(|e| {
+            (
+                e["item"]["type"].as_str().unwrap(),
+                e["output_index"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(order, [("reasoning", 0), ("message", 2), ("function_call", 1)]);
+    assert_eq!(
+        order,
+        [("reasoning", 0), ("message", 2), ("function_call", 1)]
+    );
     // The terminal response lists them in output_index order.
-    let types: Vec<&str> = r.output().iter().map(|o| o["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = r
+        .output()
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["reasoning", "function_call", "message"]);
     assert_eq!(r.output()[1]["arguments"], "{}");
     check_invariants(&r);
@@ -616,7 +777,8 @@ fn a_visible_call_closes_the_open_text_item_and_calls_stay_open() {
 
 #[test]
 fn custom_and_namespace_tools() {
-    let tool_map = br#"{"custom":["apply_patch"],"namespaces":{"mcp__fs__read":["mcp__fs","read"]}}"#;
+    let tool_map =
+        br#"{"custom":["apply_patch"],"namespaces":{"mcp__fs__read":["mcp__fs","read"]}}"#;
     let cases = [
         (r#"{"input":"*** Begin Patch"}"#, "*** Begin Patch", false),
         (r#"{"patch":"P"}"#, "P", false),
@@ -626,20 +788,42 @@ fn custom_and_namespace_tools() {
         ("", "", true),
     ];
     for (args, input, reported) in cases {
-        let body = calls(vec![call(Some(0), Some("c1"), Some("apply_patch"), Some(args))]) + &finish("stop");
+        let body = calls(vec![call(
+            Some(0),
+            Some("c1"),
+            Some("apply_patch"),
+            Some(args),
+        )]) + &finish("stop");
         let r = run_with("openai", &body, &[], Some(tool_map), true);
         let item = &r.output()[0];
         assert_eq!(
             item,
             &json!({"id": "ctc_abc_0", "type": "custom_tool_call", "status": "completed", "call_id": "c1", "name": "apply_patch", "input": input})
         );
-        assert!(r.of_type("response.function_call_arguments.delta").is_empty());
-        assert_eq!(r.of_type("response.custom_tool_call_input.delta").len(), usize::from(!input.is_empty()));
-        assert_eq!(r.of_type("response.custom_tool_call_input.done")[0]["input"], input);
-        assert_eq!(r.degraded() == ["custom_tool:input_not_json"], reported, "{args}");
+        assert!(r
+            .of_type("response.function_call_arguments.delta")
+            .is_empty());
+        assert_eq!(
+            r.of_type("response.custom_tool_call_input.delta").len(),
+            usize::from(!input.is_empty())
+        );
+        assert_eq!(
+            r.of_type("response.custom_tool_call_input.done")[0]["input"],
+            input
+        );
+        assert_eq!(
+            r.degraded() == ["custom_tool:input_not_json"],
+            reported,
+            "{args}"
+        );
         check_invariants(&r);
     }
-    let body = calls(vec![call(Some(0), Some("c2"), Some("mcp__fs__read"), Some("{}"))]) + &finish("stop");
+    let body = calls(vec![call(
+        Some(0),
+        Some("c2"),
+        Some("mcp__fs__read"),
+        Some("{}"),
+    )]) + &finish("stop");
     let r = run_with("openai", &body, &[], Some(tool_map), true);
     assert_eq!(
         r.output()[0],
@@ -655,14 +839,20 @@ fn custom_and_namespace_tools() {
 // --- usage ----------------------------------------------------------------------------------
 
 fn usage_of(u: Value) -> Value {
-    let r = run("openai", &(finish("stop") + &sse(json!({"choices": [], "usage": u})) + DONE));
+    let r = run(
+        "openai",
+        &(finish("stop") + &sse(json!({"choices": [], "usage": u})) + DONE),
+    );
     r.terminal()["usage"].clone()
 }
 
 #[test]
 fn usage_mapping() {
     let full = |i: u64, c: u64, w: u64, o: u64, r: u64, t: u64| json!({"input_tokens": i, "input_tokens_details": {"cached_tokens": c, "cache_write_tokens": w}, "output_tokens": o, "output_tokens_details": {"reasoning_tokens": r}, "total_tokens": t});
-    assert_eq!(usage_of(json!({"prompt_tokens": 10, "completion_tokens": 5})), full(10, 0, 0, 5, 0, 15));
+    assert_eq!(
+        usage_of(json!({"prompt_tokens": 10, "completion_tokens": 5})),
+        full(10, 0, 0, 5, 0, 15)
+    );
     assert_eq!(
         usage_of(
             json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 99, "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2}, "completion_tokens_details": {"reasoning_tokens": 3}})
@@ -671,7 +861,9 @@ fn usage_mapping() {
     );
     // DeepSeek and Kimi spellings; Responses-style input.
     assert_eq!(
-        usage_of(json!({"prompt_tokens": 10, "prompt_cache_hit_tokens": 6, "completion_tokens": 1})),
+        usage_of(
+            json!({"prompt_tokens": 10, "prompt_cache_hit_tokens": 6, "completion_tokens": 1})
+        ),
         full(10, 6, 0, 1, 0, 11)
     );
     assert_eq!(
@@ -703,7 +895,10 @@ fn usage_mapping() {
         usage_of(json!({"prompt_tokens": "99999999999999999999999", "completion_tokens": "-3"})),
         full(1 << 53, 0, 0, 0, 0, 1 << 53)
     );
-    assert_eq!(usage_of(json!({"prompt_tokens_details": 5, "cached_tokens": 2})), full(0, 2, 0, 0, 0, 0));
+    assert_eq!(
+        usage_of(json!({"prompt_tokens_details": 5, "cached_tokens": 2})),
+        full(0, 2, 0, 0, 0, 0)
+    );
     assert_eq!(usage_of(json!({})), full(0, 0, 0, 0, 0, 0));
     // Usage on the choice (Moonshot/Kimi) counts, unless the chunk has a top-level one.
     let r = run(
@@ -713,7 +908,10 @@ fn usage_mapping() {
         ) + DONE),
     );
     assert_eq!(r.terminal()["usage"]["input_tokens"], 7);
-    assert_eq!(r.terminal()["usage"]["input_tokens_details"]["cached_tokens"], 3);
+    assert_eq!(
+        r.terminal()["usage"]["input_tokens_details"]["cached_tokens"],
+        3
+    );
     let r = run(
         "kimi",
         &(sse(
@@ -727,7 +925,11 @@ fn usage_mapping() {
             json!({"usage": 5, "choices": [{"index": 1, "usage": {"prompt_tokens": 9}}, {"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 7}}]}),
         ) + DONE),
     );
-    assert_eq!(r.terminal()["usage"]["input_tokens"], 7, "only the used choice's usage");
+    assert_eq!(
+        r.terminal()["usage"]["input_tokens"],
+        7,
+        "only the used choice's usage"
+    );
     // The last usage object wins; a non-object usage is ignored.
     let r = run(
         "openai",
@@ -748,35 +950,50 @@ fn think_tags_per_profile_mode() {
         + &finish("stop");
     assert_eq!(
         texts_of(&run("openai", &body)),
-        [("reasoning".into(), "plan".into()), ("message".into(), "answer".into())]
+        [
+            ("reasoning".into(), "plan".into()),
+            ("message".into(), "answer".into())
+        ]
     );
     assert_eq!(
         texts_of(&run("minimax", &body)),
-        [("reasoning".into(), "plan".into()), ("message".into(), "answer".into())]
+        [
+            ("reasoning".into(), "plan".into()),
+            ("message".into(), "answer".into())
+        ]
     );
     assert_eq!(
         texts_of(&run("deepseek", &body)),
         [("message".into(), "<think>plan</think>\n\nanswer".into())]
     );
     // Only a closing tag: implicit mode makes what came before reasoning; on mode drops the tag.
-    let body =
-        delta(json!({"content": "plan"})) + &delta(json!({"content": "</think>answer"})) + &finish("stop");
+    let body = delta(json!({"content": "plan"}))
+        + &delta(json!({"content": "</think>answer"}))
+        + &finish("stop");
     assert_eq!(
         texts_of(&run("minimax", &body)),
-        [("reasoning".into(), "plan".into()), ("message".into(), "answer".into())]
+        [
+            ("reasoning".into(), "plan".into()),
+            ("message".into(), "answer".into())
+        ]
     );
     let r = run("openai", &body);
     assert_eq!(texts_of(&r), [("message".into(), "plananswer".into())]);
     assert_eq!(r.degraded(), ["think:close_without_open"]);
     // Unclosed at EOF: a reasoning item. No tags at all in implicit mode: text at the end.
     assert_eq!(
-        texts_of(&run("qwen", &(delta(json!({"content": "<thought>unclosed"})) + &finish("stop")))),
+        texts_of(&run(
+            "qwen",
+            &(delta(json!({"content": "<thought>unclosed"})) + &finish("stop"))
+        )),
         [("reasoning".into(), "unclosed".into())]
     );
     assert_eq!(
         texts_of(&run(
             "minimax",
-            &(delta(json!({"content": "just "})) + &delta(json!({"content": "text"})) + &finish("stop"))
+            &(delta(json!({"content": "just "}))
+                + &delta(json!({"content": "text"}))
+                + &finish("stop"))
         )),
         [("message".into(), "just text".into())]
     );
@@ -790,7 +1007,10 @@ fn implicit_held_text_is_flushed_by_a_tool_call() {
     let r = run("minimax", &body);
     assert_eq!(
         texts_of(&r),
-        [("message".into(), "I will call".into()), ("function_call".into(), "{}".into())]
+        [
+            ("message".into(), "I will call".into()),
+            ("function_call".into(), "{}".into())
+        ]
     );
     check_invariants(&r);
 }
@@ -800,15 +1020,27 @@ fn think_tag_split_at_every_position_across_chunks() {
     // (Leading whitespace before the tag is dropped only in implicit mode: in `on` mode it is
     // text, as in engine/stream.py.)
     for (provider, content) in [
-        ("openai", "<think>\nstep one</think>\n\nThe answer <b>is</b> 42."),
-        ("minimax", "  <think>\nstep one</think>\n\nThe answer <b>is</b> 42."),
+        (
+            "openai",
+            "<think>\nstep one</think>\n\nThe answer <b>is</b> 42.",
+        ),
+        (
+            "minimax",
+            "  <think>\nstep one</think>\n\nThe answer <b>is</b> 42.",
+        ),
     ] {
-        let whole = texts_of(&run(provider, &(delta(json!({"content": content})) + &finish("stop"))));
+        let whole = texts_of(&run(
+            provider,
+            &(delta(json!({"content": content})) + &finish("stop")),
+        ));
         assert_eq!(
             whole,
             [
                 ("reasoning".to_string(), "step one".to_string()),
-                ("message".to_string(), "The answer <b>is</b> 42.".to_string())
+                (
+                    "message".to_string(),
+                    "The answer <b>is</b> 42.".to_string()
+                )
             ]
         );
         for i in 1..content.len() {
@@ -829,7 +1061,12 @@ fn output_does_not_depend_on_how_the_input_is_split() {
     let body = "\u{feff}: keep-alive\r\n".to_string()
         + &delta(json!({"reasoning_content": "é😀\u{2028}"})).replace("\n\n", "\r\n\r\n")
         + &delta(json!({"content": "<think>x</think>y \"q\" \\"})).replace("\n\n", "\r\r")
-        + &calls(vec![call(Some(0), Some("c"), Some("apply_patch"), Some("{\"input\":\"p\"}"))])
+        + &calls(vec![call(
+            Some(0),
+            Some("c"),
+            Some("apply_patch"),
+            Some("{\"input\":\"p\"}"),
+        )])
         + "data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"multi-line\"}}]}\n\n"
         + "data: broken\n\n"
         + &finish("stop")
@@ -846,7 +1083,10 @@ fn output_does_not_depend_on_how_the_input_is_split() {
         assert_eq!(r.t.degraded(), whole.t.degraded());
     }
     let every: Vec<usize> = (1..n).collect();
-    assert_eq!(run_with("openai", &body, &every, Some(tool_map), true).raw, whole.raw);
+    assert_eq!(
+        run_with("openai", &body, &every, Some(tool_map), true).raw,
+        whole.raw
+    );
 }
 
 #[test]
@@ -884,9 +1124,15 @@ fn bench_one(label: &str, provider: &str, input: &[u8], replays: u32) {
     for _ in 0..replays {
         let t0 = std::time::Instant::now();
         out.clear();
-        let mut t =
-            Translator::new(profile(provider), "model", "resp_0123456789abcdef", 1700000000, None, None)
-                .unwrap();
+        let mut t = Translator::new(
+            profile(provider),
+            "model",
+            "resp_0123456789abcdef",
+            1700000000,
+            None,
+            None,
+        )
+        .unwrap();
         for read in input.chunks(64 * 1024) {
             t.feed(read, &mut out);
         }
@@ -913,7 +1159,10 @@ fn bench_saturated_replay() {
         let (name, provider) = only.split_once(':').unwrap_or((only.as_str(), "openai"));
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/streams");
         let input = std::fs::read(dir.join(name)).unwrap();
-        let replays = std::env::var("BENCH_REPLAYS").ok().and_then(|r| r.parse().ok()).unwrap_or(3000);
+        let replays = std::env::var("BENCH_REPLAYS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3000);
         bench_one(name, provider, &input, replays);
         return;
     }
@@ -982,7 +1231,12 @@ fn steady_state_allocates_nothing_per_event() {
     for i in 0..2000 {
         body += &delta(json!({"content": format!("<think>r{i}</think> t{i} \"q\" é")}));
     }
-    body += &calls(vec![call(Some(0), Some("c"), Some("shell"), Some("{\"a\":\""))]);
+    body += &calls(vec![call(
+        Some(0),
+        Some("c"),
+        Some("shell"),
+        Some("{\"a\":\""),
+    )]);
     for i in 0..2000 {
         body += &calls(vec![call(Some(0), None, None, Some(&format!("x{i}")))]);
     }
@@ -1011,5 +1265,8 @@ fn steady_state_allocates_nothing_per_event() {
     // Only amortised growth of the buffers that accumulate text for the done events (and the
     // item list): a few dozen reallocations for ~8000 events, not one per event.
     eprintln!("{allocations} allocations for ~8000 events");
-    assert!(allocations < 120, "{allocations} allocations for ~8000 events");
+    assert!(
+        allocations < 120,
+        "{allocations} allocations for ~8000 events"
+    );
 }

@@ -77,9 +77,14 @@ fn find_tag(s: &str, tags: &[&str], from: usize) -> Option<(usize, usize)> {
 fn held_prefix_len(s: &str, tags: &[&str]) -> usize {
     let bytes = s.as_bytes();
     let window = bytes.len().saturating_sub(9);
-    let Some(off) = memchr::memrchr(b'<', &bytes[window..]) else { return 0 };
+    let Some(off) = memchr::memrchr(b'<', &bytes[window..]) else {
+        return 0;
+    };
     let tail = &bytes[window + off..];
-    if tags.iter().any(|t| tail.len() < t.len() && t.as_bytes().starts_with(tail)) {
+    if tags
+        .iter()
+        .any(|t| tail.len() < t.len() && t.as_bytes().starts_with(tail))
+    {
         tail.len()
     } else {
         0
@@ -90,7 +95,11 @@ impl ThinkSplitter {
     pub fn new(tags: ThinkTags) -> Self {
         ThinkSplitter {
             tags,
-            mode: if tags == ThinkTags::Implicit { Mode::Undecided } else { Mode::Text },
+            mode: if tags == ThinkTags::Implicit {
+                Mode::Undecided
+            } else {
+                Mode::Text
+            },
             pending: String::new(),
             skip_ws: false,
             held_scanned: 0,
@@ -110,7 +119,11 @@ impl ThinkSplitter {
             && matches!(self.mode, Mode::Text | Mode::Think)
             && memchr::memchr(b'<', content.as_bytes()).is_none()
         {
-            sink(if self.mode == Mode::Think { Piece::Reasoning(content) } else { Piece::Text(content) });
+            sink(if self.mode == Mode::Think {
+                Piece::Reasoning(content)
+            } else {
+                Piece::Text(content)
+            });
             return;
         }
         if self.mode == Mode::Held && !self.skip_ws {
@@ -192,7 +205,11 @@ impl ThinkSplitter {
                     self.skip_ws = true;
                 }
                 Mode::Text | Mode::Think => {
-                    let tags: &[&str] = if self.mode == Mode::Text { &ALL_TAGS } else { &CLOSE_TAGS };
+                    let tags: &[&str] = if self.mode == Mode::Text {
+                        &ALL_TAGS
+                    } else {
+                        &CLOSE_TAGS
+                    };
                     let Some((at, len)) = find_tag(s, tags, 0) else {
                         let keep = held_prefix_len(s, tags);
                         let visible = &s[..s.len() - keep];
@@ -300,17 +317,29 @@ mod tests {
             v(&[('T', "x"), ('!', "think:close_without_open"), ('T', "y")])
         );
         // An unclosed block ends as reasoning; a held tag prefix goes out at the end.
-        assert_eq!(run(ThinkTags::On, &["<thought>unclosed"]), v(&[('R', "unclosed")]));
-        assert_eq!(run(ThinkTags::On, &["hi <th"]), v(&[('T', "hi "), ('T', "<th")]));
+        assert_eq!(
+            run(ThinkTags::On, &["<thought>unclosed"]),
+            v(&[('R', "unclosed")])
+        );
+        assert_eq!(
+            run(ThinkTags::On, &["hi <th"]),
+            v(&[('T', "hi "), ('T', "<th")])
+        );
         // An opening tag inside reasoning is literal.
-        assert_eq!(run(ThinkTags::On, &["<think>a<think>b"]), v(&[('R', "a<think>b")]));
+        assert_eq!(
+            run(ThinkTags::On, &["<think>a<think>b"]),
+            v(&[('R', "a<think>b")])
+        );
         // Tag split across chunks: held, then decided.
         assert_eq!(
             run(ThinkTags::On, &["a<thi", "nk>b</th", "ought>c"]),
             v(&[('T', "a"), ('R', "b"), ('T', "c")])
         );
         // Whitespace after a switch is dropped across chunks too.
-        assert_eq!(run(ThinkTags::On, &["<think>", "  ", "\n r"]), v(&[('R', "r")]));
+        assert_eq!(
+            run(ThinkTags::On, &["<think>", "  ", "\n r"]),
+            v(&[('R', "r")])
+        );
     }
 
     #[test]
@@ -330,17 +359,29 @@ mod tests {
 
     #[test]
     fn implicit_mode() {
-        assert_eq!(run(ThinkTags::Implicit, &["  <think>r</think>t"]), v(&[('R', "r"), ('T', "t")]));
+        assert_eq!(
+            run(ThinkTags::Implicit, &["  <think>r</think>t"]),
+            v(&[('R', "r"), ('T', "t")])
+        );
         assert_eq!(
             run(ThinkTags::Implicit, &["reason", "ing</think>\n", "text"]),
             v(&[('R', "reasoning"), ('T', "text")])
         );
-        assert_eq!(run(ThinkTags::Implicit, &["just ", "text"]), v(&[('T', "just text")]));
+        assert_eq!(
+            run(ThinkTags::Implicit, &["just ", "text"]),
+            v(&[('T', "just text")])
+        );
         // Only whitespace, then the end: it was text.
         assert_eq!(run(ThinkTags::Implicit, &["\n\n"]), v(&[('T', "\n\n")]));
         // Held text with a partial closing tag at a chunk end.
-        assert_eq!(run(ThinkTags::Implicit, &["abc</thi", "nk>def"]), v(&[('R', "abc"), ('T', "def")]));
-        assert_eq!(run(ThinkTags::Implicit, &["abc</thi", "s"]), v(&[('T', "abc</this")]));
+        assert_eq!(
+            run(ThinkTags::Implicit, &["abc</thi", "nk>def"]),
+            v(&[('R', "abc"), ('T', "def")])
+        );
+        assert_eq!(
+            run(ThinkTags::Implicit, &["abc</thi", "s"]),
+            v(&[('T', "abc</this")])
+        );
         let mut sp = ThinkSplitter::new(ThinkTags::Implicit);
         let mut got = Vec::new();
         sp.feed("abc", &mut |p| got.push(format!("{p:?}")));
@@ -349,7 +390,10 @@ mod tests {
         assert_eq!(got, vec!["Text(\"abc\")"]);
         // After a flush, implicit behaves as text mode.
         sp.feed("x<think>y", &mut |p| got.push(format!("{p:?}")));
-        assert_eq!(got[1..], ["Text(\"x\")".to_string(), "Reasoning(\"y\")".to_string()]);
+        assert_eq!(
+            got[1..],
+            ["Text(\"x\")".to_string(), "Reasoning(\"y\")".to_string()]
+        );
     }
 
     #[test]

@@ -98,7 +98,11 @@ impl Calls {
     }
 
     fn create(&mut self, id: Option<&str>, index: Option<i128>) -> usize {
-        self.list.push(Call { id: id.map(str::to_string), index, ..Call::default() });
+        self.list.push(Call {
+            id: id.map(str::to_string),
+            index,
+            ..Call::default()
+        });
         self.list.len() - 1
     }
 }
@@ -118,17 +122,23 @@ impl ToolMap {
             _ => return Ok(ToolMap::default()),
         };
         let v = crate::json::parse_named(raw, "tool_map")?;
-        let obj = v.as_object().ok_or_else(|| EngineError::new("tool_map must be a JSON object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| EngineError::new("tool_map must be a JSON object"))?;
         let mut map = ToolMap::default();
         if let Some(serde_json::Value::Array(custom)) = obj.get("custom") {
-            map.custom = custom.iter().filter_map(|n| n.as_str().map(str::to_string)).collect();
+            map.custom = custom
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
         }
         if let Some(serde_json::Value::Object(spaces)) = obj.get("namespaces") {
             for (flat, pair) in spaces {
                 if let Some([serde_json::Value::String(ns), serde_json::Value::String(name)]) =
                     pair.as_array().map(Vec::as_slice)
                 {
-                    map.namespaces.insert(flat.clone(), (ns.clone(), name.clone()));
+                    map.namespaces
+                        .insert(flat.clone(), (ns.clone(), name.clone()));
                 }
             }
         }
@@ -139,7 +149,10 @@ impl ToolMap {
         if self.custom.iter().any(|c| c == name) {
             CallKind::Custom
         } else if let Some((namespace, name)) = self.namespaces.get(name) {
-            CallKind::Namespace { namespace: namespace.clone(), name: name.clone() }
+            CallKind::Namespace {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            }
         } else {
             CallKind::Function
         }
@@ -174,19 +187,30 @@ mod tests {
 
     fn frags(json: &str) -> Chunk {
         let mut c = Chunk::default();
-        c.parse(&format!(r#"{{"choices":[{{"delta":{{"tool_calls":{json}}}}}]}}"#)).unwrap();
+        c.parse(&format!(
+            r#"{{"choices":[{{"delta":{{"tool_calls":{json}}}}}]}}"#
+        ))
+        .unwrap();
         c
     }
 
     fn feed(calls: &mut Calls, json: &str) -> Vec<usize> {
         let c = frags(json);
-        c.choices()[0].delta.fragments().iter().map(|f| calls.match_fragment(f)).collect()
+        c.choices()[0]
+            .delta
+            .fragments()
+            .iter()
+            .map(|f| calls.match_fragment(f))
+            .collect()
     }
 
     #[test]
     fn matching_by_id_and_index() {
         let mut calls = Calls::default();
-        assert_eq!(feed(&mut calls, r#"[{"index":0,"id":"a"},{"index":1,"id":"b"}]"#), vec![0, 1]);
+        assert_eq!(
+            feed(&mut calls, r#"[{"index":0,"id":"a"},{"index":1,"id":"b"}]"#),
+            vec![0, 1]
+        );
         // Id-less fragments follow their index.
         assert_eq!(feed(&mut calls, r#"[{"index":1},{"index":0}]"#), vec![1, 0]);
         // A known id wins over the index.
@@ -228,7 +252,10 @@ mod tests {
 
     #[test]
     fn custom_inputs() {
-        assert_eq!(custom_input(r#"{"input":"patch"}"#).as_deref(), Some("patch"));
+        assert_eq!(
+            custom_input(r#"{"input":"patch"}"#).as_deref(),
+            Some("patch")
+        );
         assert_eq!(custom_input(r#"{"x":1,"input":"p"}"#).as_deref(), Some("p"));
         assert_eq!(custom_input(r#"{"patch":"p"}"#).as_deref(), Some("p"));
         assert_eq!(custom_input(r#""s""#).as_deref(), Some("s"));
@@ -246,7 +273,10 @@ mod tests {
         assert_eq!(m.classify("apply_patch"), CallKind::Custom);
         assert_eq!(
             m.classify("mcp__fs__read"),
-            CallKind::Namespace { namespace: "mcp__fs".into(), name: "read".into() }
+            CallKind::Namespace {
+                namespace: "mcp__fs".into(),
+                name: "read".into()
+            }
         );
         assert_eq!(m.classify("shell"), CallKind::Function);
         assert!(ToolMap::parse(Some(b"[]")).is_err());
@@ -260,6 +290,12 @@ mod tests {
         assert_eq!(m.classify("a"), CallKind::Custom);
         assert_eq!(m.classify("x"), CallKind::Function);
         assert_eq!(m.classify("y"), CallKind::Function);
-        assert_eq!(m.classify("z"), CallKind::Namespace { namespace: "n".into(), name: "zz".into() });
+        assert_eq!(
+            m.classify("z"),
+            CallKind::Namespace {
+                namespace: "n".into(),
+                name: "zz".into()
+            }
+        );
     }
 }
