@@ -301,6 +301,49 @@ impl Val {
 
 /// The kind of a value we only look into when it is an object (or array): anything else is
 /// validated and its kind returned; `None` means "it is a container of the wanted type, parse it".
+/// An element of a JSON array read into a pool of reusable elements.
+trait Pooled: Default {
+    fn reset(&mut self);
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()>;
+}
+
+impl Pooled for Choice {
+    fn reset(&mut self) {
+        Choice::reset(self)
+    }
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        Choice::read(self, sc)
+    }
+}
+
+impl Pooled for Fragment {
+    fn reset(&mut self) {
+        Fragment::reset(self)
+    }
+    fn read(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
+        Fragment::read(self, sc)
+    }
+}
+
+/// Read a JSON array into `pool[..*used]`, reusing the elements of earlier chunks (no allocation
+/// once the pool is warm). A value that is not an array leaves the pool empty and returns its
+/// kind, as Python would see it.
+fn read_pooled<T: Pooled>(sc: &mut Scanner<'_>, pool: &mut Vec<T>, used: &mut usize) -> Res<Kind> {
+    if let Some(kind) = other_kind(sc, b'[')? {
+        return Ok(kind);
+    }
+    sc.array(|sc| {
+        if *used == pool.len() {
+            pool.push(T::default());
+        }
+        let element = &mut pool[*used];
+        element.reset();
+        *used += 1;
+        element.read(sc)
+    })?;
+    Ok(Kind::Array)
+}
+
 #[inline]
 fn other_kind(sc: &mut Scanner<'_>, wanted: u8) -> Res<Option<Kind>> {
     let c = sc.peek();
@@ -441,20 +484,8 @@ impl Chunk {
     }
 
     fn read_choices(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
-        if let Some(kind) = other_kind(sc, b'[')? {
-            self.choices_kind = kind;
-            return Ok(());
-        }
-        self.choices_kind = Kind::Array;
-        sc.array(|sc| {
-            if self.n_choices == self.choices.len() {
-                self.choices.push(Choice::default());
-            }
-            let choice = &mut self.choices[self.n_choices];
-            choice.reset();
-            self.n_choices += 1;
-            choice.read(sc)
-        })
+        self.choices_kind = read_pooled(sc, &mut self.choices, &mut self.n_choices)?;
+        Ok(())
     }
 }
 
@@ -575,20 +606,8 @@ impl Delta {
     }
 
     fn read_tool_calls(&mut self, sc: &mut Scanner<'_>) -> Res<()> {
-        if let Some(kind) = other_kind(sc, b'[')? {
-            self.tool_calls = kind;
-            return Ok(());
-        }
-        self.tool_calls = Kind::Array;
-        sc.array(|sc| {
-            if self.n_fragments == self.fragments.len() {
-                self.fragments.push(Fragment::default());
-            }
-            let frag = &mut self.fragments[self.n_fragments];
-            frag.reset();
-            self.n_fragments += 1;
-            frag.read(sc)
-        })
+        self.tool_calls = read_pooled(sc, &mut self.fragments, &mut self.n_fragments)?;
+        Ok(())
     }
 }
 
